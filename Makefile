@@ -1,0 +1,39 @@
+# The front door: `make run` serves the shop on http://127.0.0.1:5000, `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+# `make run` is a development server: no SECRET_KEY needed, cookies allowed over plain HTTP.
+DEV := FLASK_DEBUG=1
+
+.PHONY: run test install install-test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(DEV) $(FLASK) db upgrade
+	$(DEV) $(FLASK) catalog demo
+	$(DEV) $(FLASK) run --host 127.0.0.1 --port 5000
+
+test: install-test
+	$(BIN)/python -m pytest
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/bandit -q -c pyproject.toml -r storefront
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache tests/artifacts

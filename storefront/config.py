@@ -1,0 +1,102 @@
+"""Settings from the environment: the only module that reads `os.environ`.
+
+`CONTRACT.md` lists the variables. Tests pass `{"TESTING": True, ...}` to `create_app`; every
+other start is production unless `FLASK_DEBUG=1`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - used only with FLASK_DEBUG=1 or in tests
+MAX_CONTENT_LENGTH_BYTES = 1024 * 1024
+REMEMBER_SESSION_DAYS = 30
+
+
+class ConfigError(SystemExit):
+    """A setting that stops start-up; SystemExit prints its one line and exits 1."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"storefront: configuration error: {message}")
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean (use 1/0, true/false, yes/no, on/off)")
+
+
+def _env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    return default if raw is None or raw == "" else parse_bool(name, raw)
+
+
+def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value < 0:
+        raise ConfigError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+def load_config(
+    instance_path: str, overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Build the Flask config from the environment, then apply `overrides` (tests)."""
+    env = os.environ if env is None else env
+    overrides = dict(overrides or {})
+    testing = bool(overrides.get("TESTING", False))
+    debug = _env_bool(env, "FLASK_DEBUG", False)
+    relaxed = testing or debug
+
+    secret_key = overrides.get("SECRET_KEY") or env.get("SECRET_KEY", "")
+    if not secret_key:
+        if not relaxed:
+            raise ConfigError(
+                "SECRET_KEY is not set; set it to a long random value "
+                "(python -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+        secret_key = DEV_SECRET_KEY
+
+    database_url = env.get("DATABASE_URL") or "sqlite:///" + os.path.join(
+        instance_path, "storefront.db"
+    )
+    config: dict[str, Any] = {
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
+        "SESSION_COOKIE_SECURE": _env_bool(env, "SESSION_COOKIE_SECURE", not relaxed),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LENGTH": REMEMBER_SESSION_DAYS * 24 * 3600,
+        "TRUST_PROXY_HOPS": _env_int(env, "TRUST_PROXY_HOPS", 0),
+        "MAX_CONTENT_LENGTH": MAX_CONTENT_LENGTH_BYTES,
+        "MAX_FORM_MEMORY_SIZE": MAX_CONTENT_LENGTH_BYTES,
+        "WTF_CSRF_TIME_LIMIT": 3600,
+        "DEVELOPMENT": debug,
+        "TESTING": testing,
+        # werkzeug's default scrypt cost is below OWASP's; tests use a cheap one.
+        "PASSWORD_HASH_METHOD": "scrypt:32768:8:3",  # noqa: S105 - a method, not a secret
+    }
+    if testing:
+        config["PASSWORD_HASH_METHOD"] = "scrypt:1024:8:1"  # noqa: S105 - a method, not a secret
+    fallbacks = env.get("SECRET_KEY_FALLBACKS", "").strip()
+    if fallbacks:
+        config["SECRET_KEY_FALLBACKS"] = [key.strip() for key in fallbacks.split(",") if key]
+    config.update(overrides)
+    config["SECRET_KEY"] = config.get("SECRET_KEY") or secret_key
+    return config

@@ -1,0 +1,66 @@
+"""Database plumbing shared by every service: the declarative base, SQLite settings,
+write transactions and the dialect-aware upsert."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import Engine, MetaData, event
+from sqlalchemy.orm import DeclarativeBase
+
+# Named constraints: SQLite batch migrations can only alter what has a name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLITE_BUSY_TIMEOUT_MS = 5000
+IMMEDIATE = "storefront_begin_immediate"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# expire_on_commit=False: a request keeps its loaded user and products after a service
+# commits, instead of paying one more query to reload them.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+
+
+def begin_write() -> None:
+    """Start the session's transaction as a writer (SQLite: BEGIN IMMEDIATE).
+
+    A read transaction already open (the user loader's) is ended first: on SQLite a deferred
+    transaction that has read cannot wait for the write lock, it fails at once.
+    """
+    if db.session().in_transaction():
+        db.session.commit()
+    db.session.connection(execution_options={IMMEDIATE: True})
+
+
+def configure_sqlite(engine: Engine) -> None:
+    """Make SQLite a real multi-process store.
+
+    foreign_keys=ON (else cascades silently do nothing), WAL so readers never block the
+    writer, a busy timeout so writers wait instead of failing, and transactions under our
+    control (pysqlite's own BEGIN handling breaks SAVEPOINTs): a writing transaction opens
+    with BEGIN IMMEDIATE (`begin_write`), so it holds the write lock before its first read.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get(IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

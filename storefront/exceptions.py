@@ -1,0 +1,22 @@
+"""Domain errors raised by the services. They carry data, never HTML, and import no Flask."""
+
+from __future__ import annotations
+
+
+class StorefrontError(Exception):
+    """Base of every rule the services refuse."""
+
+
+class NotFound(StorefrontError):
+    """The object does not exist, is inactive, or belongs to someone else."""
+
+
+class CatalogImportError(StorefrontError):
+    """A CSV file was refused; nothing from it was written.
+
+    `problems` holds `(line_number, reason)` pairs, line numbers counted from 1.
+    """
+
+    def __init__(self, problems: list[tuple[int, str]]) -> None:
+        self.problems = problems
+        super().__init__(f"{len(problems)} problem(s) in the file")

@@ -1,0 +1,138 @@
+"""The catalog service: listing, search, slugs and the all-or-nothing CSV import."""
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from storefront import catalog
+from storefront.exceptions import CatalogImportError, NotFound
+from storefront.extensions import db
+from storefront.models import PRODUCTS_PER_PAGE, Product
+from tests.factories import make_product, make_products
+
+HEADER = "sku,name,price,stock,description\n"
+
+
+def product_count() -> int:
+    return db.session.scalar(select(func.count()).select_from(Product))
+
+
+def test_list_is_newest_first_and_paginated(app):
+    products = make_products(PRODUCTS_PER_PAGE + 3)
+    first = catalog.list_products(1)
+    second = catalog.list_products(2)
+    assert [p.id for p in first.products] == [p.id for p in reversed(products)][:PRODUCTS_PER_PAGE]
+    assert [p.id for p in second.products] == [p.id for p in reversed(products)][PRODUCTS_PER_PAGE:]
+    assert (first.pages, first.total, second.has_next, first.has_next) == (2, 27, False, True)
+
+
+def test_page_past_the_end_is_not_found(app):
+    make_products(2)
+    with pytest.raises(NotFound):
+        catalog.list_products(2)
+
+
+def test_empty_catalog_still_has_page_one(app):
+    result = catalog.list_products(1)
+    assert (result.products, result.pages, result.total) == ([], 1, 0)
+
+
+def test_inactive_products_are_hidden(app):
+    make_product(name="Visible")
+    hidden = make_product(name="Hidden", active=False)
+    assert [p.name for p in catalog.list_products().products] == ["Visible"]
+    with pytest.raises(NotFound):
+        catalog.get_product_by_slug(hidden.slug)
+
+
+def test_search_matches_name_or_sku_case_insensitively(app):
+    make_product(name="Blue Mug", sku="MUG-1")
+    make_product(name="Teapot", sku="pot-7")
+    make_product(name="Spoon", sku="SP-1")
+    assert [p.name for p in catalog.list_products(query="blue").products] == ["Blue Mug"]
+    assert [p.name for p in catalog.list_products(query="POT-7").products] == ["Teapot"]
+
+
+@pytest.mark.parametrize("query", ["%", "_", "50%", "a_b", "\\"])
+def test_search_wildcards_are_literal(app, query):
+    make_product(name="Plain name")
+    make_product(name="Discount 50% a_b \\ sale")
+    names = [p.name for p in catalog.list_products(query=query).products]
+    assert names == ["Discount 50% a_b \\ sale"]
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [("Café Crème Blend", "cafe-creme-blend"), ("  Tea & Biscuits!! ", "tea-biscuits"),
+     ("日本茶", "product"), ("Über-Größe 2000", "uber-groe-2000")],
+)
+def test_slugify(name, slug):
+    assert catalog.slugify(name) == slug
+
+
+def test_import_creates_then_updates_keeping_slugs(app):
+    csv1 = HEADER + "C1,Café Crème Blend,14.50,10,Smooth\nC2,Café Crème Blend,9,0,\n"
+    assert catalog.import_products(csv1.encode()) == catalog.ImportResult(created=2, updated=0)
+    slugs = dict(db.session.execute(select(Product.sku, Product.slug)).all())
+    assert slugs == {"C1": "cafe-creme-blend", "C2": "cafe-creme-blend-2"}
+
+    csv2 = HEADER + "C1,Renamed Blend,15.00,3,New text\n"
+    assert catalog.import_products(csv2.encode()) == catalog.ImportResult(created=0, updated=1)
+    product = db.session.scalar(select(Product).where(Product.sku == "C1"))
+    db.session.refresh(product)
+    assert (product.slug, product.name, product.price, product.stock) == (
+        "cafe-creme-blend", "Renamed Blend", Decimal("15.00"), 3)
+    assert product_count() == 2
+
+
+def test_import_accepts_a_byte_order_mark(app):
+    data = "\ufeff".encode() + (HEADER + "B1,Bom Tea,1.5,1,x\n").encode()
+    catalog.import_products(data)
+    assert db.session.scalar(select(Product.price).where(Product.sku == "B1")) == Decimal("1.50")
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "reason"),
+    [
+        ("A1,Tea,abc,1,\n", 2, "price"),
+        ("A1,Tea,1.234,1,\n", 2, "price"),
+        ("A1,Tea,-1,1,\n", 2, "price"),
+        ("A1,Tea,1,-4,\n", 2, "stock"),
+        ("A1,Tea,1,2.5,\n", 2, "stock"),
+        (",Tea,1,1,\n", 2, "sku is empty"),
+        ("A1,,1,1,\n", 2, "name"),
+        ("A1," + "n" * 201 + ",1,1,\n", 2, "name"),
+        ("A1,Tea,1,1,\nA2,Tea,1,1,\na1,Other,2,2,\n", 4, "duplicate sku"),
+    ],
+)
+def test_import_refuses_bad_rows_and_writes_nothing(app, body, line, reason):
+    with pytest.raises(CatalogImportError) as caught:
+        catalog.import_products((HEADER + "OK1,Fine,1,1,\n" + body).encode())
+    problems = caught.value.problems
+    assert any(n == line + 1 and reason in text for n, text in problems), problems
+    assert product_count() == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty"),
+        (b"sku,name,price\nA,B,1\n", "missing column(s): stock"),
+        (b"sku,name,price,stock\n", "no products"),
+        (HEADER.encode() + "A,Caf\u00e9,1,1,\n".encode("latin-1"), "not UTF-8"),
+    ],
+)
+def test_import_refuses_bad_files(app, data, reason):
+    with pytest.raises(CatalogImportError) as caught:
+        catalog.import_products(data)
+    assert reason in caught.value.problems[0][1]
+    assert product_count() == 0
+
+
+def test_demo_catalog_loads_once(app):
+    first = catalog.load_demo_catalog()
+    again = catalog.load_demo_catalog()
+    assert first.created >= 30 and first.updated == 0
+    assert again == catalog.ImportResult(created=0, updated=first.created)
+    assert product_count() == first.created

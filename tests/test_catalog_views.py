@@ -1,0 +1,96 @@
+"""Catalog pages over HTTP: markers, pagination, search, bad input, query budget."""
+
+import re
+
+import pytest
+
+from storefront.models import PRODUCTS_PER_PAGE
+from tests.factories import make_product, make_products
+
+PRODUCT_IDS = re.compile(r'data-product-id="(\d+)"')
+
+
+def card_ids(response) -> list[int]:
+    return [int(i) for i in PRODUCT_IDS.findall(response.get_data(as_text=True))]
+
+
+def test_catalog_lists_active_products_with_markers(client):
+    tea = make_product(name="Green Tea", stock=7)
+    make_product(name="Retired", active=False)
+    response = client.get("/")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert card_ids(response) == [tea.id]
+    assert f'data-product-id="{tea.id}" data-stock="7"' in body
+    assert "Green Tea" in body and "Retired" not in body
+    assert 'data-cart-count="0"' in body
+
+
+def test_catalog_second_page_and_links_keep_the_query(client):
+    make_products(PRODUCTS_PER_PAGE + 1, name="Mug")
+    response = client.get("/?q=mug&page=2")
+    assert len(card_ids(response)) == 1
+    assert 'href="/?page=1&amp;q=mug"' in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "abc", "2", "1.5", "99999999999999999999", "", "²"])
+def test_bad_or_missing_page_is_404(client, page):
+    make_product()
+    assert client.get("/", query_string={"page": page}).status_code == 404
+
+
+def test_huge_search_query_is_answered(client):
+    make_product(name="Kettle")
+    response = client.get("/", query_string={"q": "k" * 10_000})
+    assert response.status_code == 200
+    assert card_ids(response) == []
+
+
+def test_search_is_literal_and_escaped_in_the_page(client):
+    make_product(name="100% Arabica")
+    make_product(name="Arabica 100")
+    response = client.get("/", query_string={"q": "100%"})
+    assert len(card_ids(response)) == 1
+    response = client.get("/", query_string={"q": "<script>x</script>"})
+    body = response.get_data(as_text=True)
+    assert "<script>x" not in body and "&lt;script&gt;x" in body
+
+
+@pytest.mark.parametrize(
+    ("stock", "text"), [(30, "In stock"), (3, "Only 3 left"), (0, "Sold out")]
+)
+def test_product_page_shows_price_stock_and_add_form(client, stock, text):
+    product = make_product(name="French Press", price="32.00", stock=stock, description="Glass.")
+    response = client.get(f"/products/{product.slug}")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "€32.00" in body and text in body and "Glass." in body
+    assert f'data-product-id="{product.id}" data-stock="{stock}"' in body
+    assert ('name="product_id"' in body) is (stock > 0)
+
+
+def test_unknown_or_inactive_product_is_404(client):
+    hidden = make_product(active=False)
+    assert client.get(f"/products/{hidden.slug}").status_code == 404
+    assert client.get("/products/no-such-thing").status_code == 404
+
+
+def test_markup_in_product_name_is_escaped(client):
+    product = make_product(name='<img src=x onerror="alert(1)">')
+    body = client.get(f"/products/{product.slug}").get_data(as_text=True)
+    assert "<img src=x" not in body and "&lt;img src=x" in body
+
+
+@pytest.mark.parametrize("count", [1, PRODUCTS_PER_PAGE + 5])
+def test_catalog_page_costs_a_constant_number_of_queries(client, count_queries, count):
+    make_products(count)
+    with count_queries() as statements:
+        assert client.get("/").status_code == 200
+    assert len(statements) <= 2, statements
+
+
+def test_product_page_costs_one_query(client, count_queries):
+    product = make_product()
+    with count_queries() as statements:
+        client.get(f"/products/{product.slug}")
+    assert len(statements) <= 2, statements
