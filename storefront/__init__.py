@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from storefront.config import load_config
 from storefront.database import configure_sqlite
-from storefront.extensions import csrf, db, limiter, migrate
+from storefront.extensions import csrf, db, limiter, login_manager, migrate
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -35,6 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     csrf.init_app(app)
     limiter.init_app(app)
+    login_manager.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
@@ -43,12 +44,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
-    from storefront import cli, errors, security, templating
+    from storefront import auth_setup, cli, errors, security, templating
+    from storefront.blueprints.account import bp as account_bp
+    from storefront.blueprints.api import bp as api_bp
+    from storefront.blueprints.auth import bp as auth_bp
     from storefront.blueprints.catalog import bp as catalog_bp
     from storefront.blueprints.health import bp as health_bp
 
-    app.register_blueprint(catalog_bp)
-    app.register_blueprint(health_bp)
+    for blueprint in (catalog_bp, health_bp, auth_bp, account_bp, api_bp):
+        app.register_blueprint(blueprint)
+    auth_setup.register(app)
     errors.register(app)
     security.register(app)
     templating.register(app)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from storefront import catalog
+from storefront import accounts, catalog, events
 from storefront.exceptions import CatalogImportError
 
 catalog_cli = AppGroup("catalog", help="Load products into the catalog.")
@@ -38,5 +40,62 @@ def demo_command() -> None:
     click.echo(f"Demo catalog: {result.created} created, {result.updated} updated.")
 
 
+accounts_cli = AppGroup("accounts", help="Look after customer accounts.")
+
+
+@accounts_cli.command("check")
+@click.option("--fix", is_flag=True, help="Create missing profiles and purge stale sessions.")
+def check_command(fix: bool) -> None:
+    """Find users without a profile (a broken invariant: exit 1) and session rows expired or
+    revoked over 30 days ago. With --fix, repair both, print what was done, exit 0."""
+    result = accounts.check_accounts(fix=fix)
+    for user_id in result.users_without_profile:
+        click.echo(f"user {user_id}: no profile" + (" (created an empty one)" if fix else ""))
+    if fix:
+        click.echo(f"Profiles created: {result.profiles_created}.")
+        click.echo(f"Stale session rows purged: {result.sessions_purged}.")
+        return
+    click.echo(f"Users without a profile: {len(result.users_without_profile)}.")
+    click.echo(f"Stale session rows (over 30 days): {result.stale_sessions}.")
+    if result.broken:
+        raise SystemExit(1)
+    click.echo("All accounts are whole.")
+
+
+@click.command("report")
+@click.option("--days", type=click.IntRange(min=1, max=3650), default=30, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def report_command(days: int, as_json: bool) -> None:
+    """The shop's figures for the last N days: registrations, profiles, sessions, cart merges."""
+    report = events.build_report(days)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+
+    def percent(rate: float | None) -> str:
+        return "n/a (nothing happened)" if rate is None else f"{rate:.1%}"
+
+    median = report.median_session_minutes
+    click.echo(f"Figures for the last {days} day(s)")
+    click.echo(f"  registration success rate   {percent(report.registration_success_rate)}"
+               f"  ({report.accounts_created} accounts / {report.registration_attempts} attempts)")
+    click.echo(f"  profile creation rate       {percent(report.profile_creation_success_rate)}"
+               f"  ({report.profiles_created} profiles / {report.accounts_created} accounts)")
+    click.echo(f"  sign-ins                    {report.sign_ins} ({report.failed_sign_ins} failed)")
+    click.echo(f"  sessions                    {report.sessions_started} started, "
+               f"{report.sessions_active} active, {report.sessions_revoked} revoked")
+    click.echo(f"  session persistence         {percent(report.session_persistence_rate)}"
+               "  (came back after more than an hour)")
+    click.echo("  median session length       "
+               + ("n/a" if median is None else f"{median} min"))
+    click.echo(f"  cart merge success rate     {percent(report.cart_merge_success_rate)}"
+               f"  ({report.cart_merges_succeeded} ok / {report.cart_merges_attempted} attempted,"
+               f" {report.cart_merges_failed} failed)")
+    click.echo(f"  cart lines                  {report.cart_lines_merged} merged, "
+               f"{report.cart_lines_capped} capped, {report.cart_lines_dropped} dropped")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(catalog_cli)
+    app.cli.add_command(accounts_cli)
+    app.cli.add_command(report_command)

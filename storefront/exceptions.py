@@ -20,3 +20,19 @@ class CatalogImportError(StorefrontError):
     def __init__(self, problems: list[tuple[int, str]]) -> None:
         self.problems = problems
         super().__init__(f"{len(problems)} problem(s) in the file")
+
+
+class EmailTaken(StorefrontError):
+    """An account with this email (in any letter case) already exists."""
+
+    def __init__(self, email: str) -> None:
+        self.email = email
+        super().__init__("email taken")
+
+
+class InvalidCredentials(StorefrontError):
+    """Unknown email, wrong password or disabled account: deliberately one error."""
+
+
+class WrongPassword(StorefrontError):
+    """The signed-in shopper's current password did not match (a re-check)."""

@@ -5,8 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, DateTime, Index, Numeric, String, Text, func, true
-from sqlalchemy.orm import Mapped, mapped_column
+from flask_login import UserMixin
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    false,
+    func,
+    true,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from storefront.database import db
@@ -20,6 +32,23 @@ STOCK_MAX = 1_000_000
 PRODUCTS_PER_PAGE = 24
 MAX_PAGE = 10_000
 SEARCH_MAX_CHARS = 200
+
+EMAIL_MAX_CHARS = 254
+PASSWORD_MIN_CHARS = 8
+PASSWORD_MAX_CHARS = 128
+NAME_MAX_CHARS = 100
+PHONE_MAX_CHARS = 32
+PHONE_MIN_DIGITS = 6
+PHONE_MAX_DIGITS = 15
+USER_AGENT_MAX_CHARS = 512
+IP_MAX_CHARS = 45
+EVENT_KIND_MAX_CHARS = 40
+EVENT_DETAIL_MAX_CHARS = 500
+SESSION_TOKEN_BYTES = 32
+BROWSER_SESSION_HOURS = 12
+REMEMBER_SESSION_DAYS = 30
+LAST_SEEN_WRITE_SECONDS = 60
+STALE_SESSION_DAYS = 30
 
 
 def utcnow() -> datetime:
@@ -68,3 +97,83 @@ class Product(db.Model):
     @property
     def sold_out(self) -> bool:
         return self.stock <= 0
+
+
+class User(UserMixin, db.Model):
+    """Authentication facts only; names and preferences live in `Profile`.
+
+    A loaded user carries the session it was loaded through (`accounts.load_session`):
+    Flask-Login keeps `get_id()`, the session token, in the signed cookie.
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (Index("uq_users_email_lower", func.lower("email"), unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX_CHARS))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    profile: Mapped[Profile] = relationship(
+        back_populates="user", lazy="raise", uselist=False, passive_deletes=True
+    )
+
+    # Not columns: the session this instance was loaded through.
+    session_id = None
+    session_token = None
+    session_remember = False
+
+    def get_id(self) -> str | None:
+        return self.session_token
+
+
+class Profile(db.Model):
+    __tablename__ = "profiles"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    first_name: Mapped[str] = mapped_column(String(NAME_MAX_CHARS))
+    last_name: Mapped[str] = mapped_column(String(NAME_MAX_CHARS))
+    phone: Mapped[str | None] = mapped_column(String(PHONE_MAX_CHARS))
+    marketing_opt_in: Mapped[bool] = mapped_column(default=False, server_default=false())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="profile", lazy="raise")
+
+
+class UserSession(db.Model):
+    """One row per sign-in. The cookie holds a random token; this table only its SHA-256."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    remember: Mapped[bool] = mapped_column(default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user_agent: Mapped[str] = mapped_column(String(USER_AGENT_MAX_CHARS), default="")
+    ip: Mapped[str] = mapped_column(String(IP_MAX_CHARS), default="")
+
+
+class Event(db.Model):
+    """A counted fact for `flask report`, written in the same transaction as its action."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_kind_created_at", "kind", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(EVENT_KIND_MAX_CHARS))
+    ok: Mapped[bool]
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    detail: Mapped[str] = mapped_column(String(EVENT_DETAIL_MAX_CHARS), default="")

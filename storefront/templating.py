@@ -22,9 +22,26 @@ def plain_money(value: Decimal | int | float | None) -> str:
 def register(app: Flask) -> None:
     app.add_template_filter(money, "money")
     app.add_template_filter(plain_money, "plain_money")
+    app.add_template_filter(device, "device")
     app.context_processor(_header_context)
 
 
 def _header_context() -> dict[str, object]:
-    # The cart and accounts issues fill these in; until then the header shows an empty cart.
-    return {"cart_count": 0, "auth_enabled": False}
+    # The cart issue fills this in; until then the header shows an empty cart.
+    return {"cart_count": 0}
+
+
+BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
+            ("Chrome/", "Chrome"), ("Chromium/", "Chromium"), ("Safari/", "Safari"))
+SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"),
+           ("Windows", "Windows"), ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"),
+           ("Linux", "Linux"))
+
+
+def device(user_agent: str) -> str:
+    """`Mozilla/5.0 (Windows NT 10.0…) … Firefox/128.0` → `Firefox on Windows`."""
+    browser = next((name for marker, name in BROWSERS if marker in user_agent), None)
+    system = next((name for marker, name in SYSTEMS if marker in user_agent), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or "Unknown device"

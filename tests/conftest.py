@@ -3,6 +3,7 @@ PostgreSQL; an HTTP client that speaks forms with their CSRF token; a SQL statem
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import shutil
@@ -12,7 +13,7 @@ from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
@@ -22,6 +23,7 @@ from storefront.extensions import db
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 DATABASES = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
+PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account's password
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 # Statements that are transaction plumbing, not queries a page pays for.
 PLUMBING = (
@@ -131,7 +133,20 @@ def app(database_url: str, app_config: dict[str, object]) -> Iterator[Flask]:
 
 
 class ShopClient(FlaskClient):
-    """A test client that posts forms the way a browser does: with the session's CSRF token."""
+    """A test client that posts forms the way a browser does: with the session's CSRF token.
+
+    Each request runs in a context of its own, as under a real server: the test's app context
+    (its `g`, its database session) is not shared with the request. The test's session ends
+    its transaction around each request, so what it reads next is what the request wrote.
+    """
+
+    def open(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        if has_app_context():
+            db.session.rollback()
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        if has_app_context():
+            db.session.rollback()
+        return response
 
     def csrf_token(self) -> str:
         page = self.get("/").get_data(as_text=True)
@@ -143,11 +158,45 @@ class ShopClient(FlaskClient):
         fields = {"csrf_token": self.csrf_token(), **(data or {})}
         return self.post(path, data=fields, **kwargs)
 
+    def register(self, email: str = "ada@example.com", password: str = PASSWORD,  # noqa: ANN201
+                 first_name: str = "Ada", last_name: str = "Lovelace", **kwargs):
+        return self.post_form("/auth/register", {
+            "email": email, "password": password, "confirm_password": password,
+            "first_name": first_name, "last_name": last_name,
+        }, **kwargs)
+
+    def login(self, email: str = "ada@example.com", password: str = PASSWORD,  # noqa: ANN201
+              remember: bool = False, next: str | None = None, **kwargs):  # noqa: A002
+        data = {"email": email, "password": password}
+        if remember:
+            data["remember"] = "y"
+        path = "/auth/login" + (f"?next={next}" if next is not None else "")
+        return self.post_form(path, data, **kwargs)
+
+    def logout(self):  # noqa: ANN201
+        return self.post_form("/auth/logout")
+
+    def page(self, path: str) -> str:
+        return self.get(path).get_data(as_text=True)
+
 
 @pytest.fixture
 def client(app: Flask) -> ShopClient:
     app.test_client_class = ShopClient
     return app.test_client()  # type: ignore[return-value]
+
+
+@pytest.fixture
+def make_client(app: Flask):  # noqa: ANN201
+    """More browsers: each call is a client with its own cookie jar."""
+    app.test_client_class = ShopClient
+
+    def new_client(remote_addr: str = "127.0.0.1") -> ShopClient:
+        browser = app.test_client()
+        browser.environ_base["REMOTE_ADDR"] = remote_addr
+        return browser  # type: ignore[return-value]
+
+    return new_client
 
 
 @pytest.fixture

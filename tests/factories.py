@@ -35,3 +35,11 @@ def make_product(**fields: object) -> Product:
 
 def make_products(count: int, **fields: object) -> list[Product]:
     return [make_product(**fields) for _ in range(count)]
+
+
+def make_user(email: str = "ada@example.com", password: str = "correct horse battery staple",
+              first_name: str = "Ada", last_name: str = "Lovelace"):  # noqa: ANN201
+    """A registered account (user, profile, one session) made by the real service."""
+    from storefront import accounts
+
+    return accounts.register(email, password, first_name, last_name).user

@@ -1,0 +1,374 @@
+"""Accounts: registration with its profile, sign-in sessions, profile, password, deletion.
+
+Each public function is one transaction. Sessions are rows in `user_sessions`; the cookie
+carries a random token and the table keeps only its SHA-256, so a copied cookie stops
+working the moment its row is revoked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from importlib import resources
+
+from flask import current_app
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from storefront import events
+from storefront.database import begin_write, db
+from storefront.exceptions import EmailTaken, InvalidCredentials, NotFound, WrongPassword
+from storefront.models import (
+    BROWSER_SESSION_HOURS,
+    IP_MAX_CHARS,
+    LAST_SEEN_WRITE_SECONDS,
+    REMEMBER_SESSION_DAYS,
+    SESSION_TOKEN_BYTES,
+    STALE_SESSION_DAYS,
+    USER_AGENT_MAX_CHARS,
+    Profile,
+    User,
+    UserSession,
+    utcnow,
+)
+
+PROFILE_FIELDS = ("first_name", "last_name", "phone", "marketing_opt_in")
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A started session: the user, the token for the cookie, and its row id."""
+
+    user: User
+    token: str
+    session_id: int
+    remember: bool
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a sign-in comes from, as shown on the sessions page."""
+
+    user_agent: str = ""
+    ip: str = ""
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+@cache
+def _dummy_hash(method: str) -> str:
+    return generate_password_hash(secrets.token_hex(16), method=method)
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of very common passwords, lower-cased."""
+    text = resources.files("storefront").joinpath("common_passwords.txt").read_text("utf-8")
+    return frozenset(
+        line.strip().lower() for line in text.splitlines() if line and not line.startswith("#")
+    )
+
+
+def is_common_password(password: str) -> bool:
+    return password.lower() in common_passwords()
+
+
+def _find_user_by_email(email: str) -> User | None:
+    # lower() on both sides, in SQL, so the look-up agrees with the unique index.
+    return db.session.scalar(select(User).where(func.lower(User.email) == func.lower(email)))
+
+
+def _start_session(user_id: int, remember: bool, client: Client) -> tuple[str, UserSession]:
+    token = secrets.token_urlsafe(SESSION_TOKEN_BYTES)
+    now = utcnow()
+    lifetime = (
+        timedelta(days=REMEMBER_SESSION_DAYS) if remember
+        else timedelta(hours=BROWSER_SESSION_HOURS)
+    )
+    row = UserSession(
+        user_id=user_id,
+        token_hash=hash_token(token),
+        remember=remember,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + lifetime,
+        user_agent=client.user_agent[:USER_AGENT_MAX_CHARS],
+        ip=client.ip[:IP_MAX_CHARS],
+    )
+    db.session.add(row)
+    db.session.flush()
+    return token, row
+
+
+def register(
+    email: str, password: str, first_name: str, last_name: str,
+    client: Client = Client(), remember: bool = False,  # noqa: B008 - frozen, so safe
+) -> SignedIn:
+    """Create a user and their profile in one transaction and start a session.
+
+    The email is stored as typed but unique whatever its case: the unique index decides, so
+    two simultaneous sign-ups for one address give one account and an `EmailTaken` for the
+    other (recorded as a failed registration). The password is hashed before anything is
+    checked, so a taken address answers no faster than a free one.
+    """
+    password_hash = _hash_password(password)
+    begin_write()
+    try:
+        user = User(email=email, password_hash=password_hash, last_login_at=utcnow())
+        db.session.add(user)
+        db.session.flush()
+        db.session.add(
+            Profile(user_id=user.id, first_name=first_name, last_name=last_name)
+        )
+        token, row = _start_session(user.id, remember, client)
+        events.record(events.REGISTRATION, True, user.id)
+        events.record(events.LOGIN, True, user.id, "registration")
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        events.record_failure(events.REGISTRATION, detail="email_taken")
+        raise EmailTaken(email) from None
+    return SignedIn(user, token, row.id, remember)
+
+
+def authenticate(email: str, password: str) -> User:
+    """The active user with this email and password; `InvalidCredentials` otherwise.
+
+    An unknown email still costs one hash check, so timing does not tell which emails exist.
+    """
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    user = _find_user_by_email(email)
+    if user is None:
+        check_password_hash(_dummy_hash(method), password)
+        raise InvalidCredentials
+    if not check_password_hash(user.password_hash, password) or not user.is_active:
+        raise InvalidCredentials
+    return user
+
+
+def sign_in(
+    email: str, password: str,
+    client: Client = Client(), remember: bool = False,  # noqa: B008 - frozen, so safe
+) -> SignedIn:
+    """Check the credentials and start a session (a new `user_sessions` row).
+
+    Raises `InvalidCredentials` (recorded as a failed sign-in) for an unknown email, a wrong
+    password or a disabled account alike. A hash made with an older method is upgraded.
+    """
+    try:
+        user = authenticate(email, password)
+    except InvalidCredentials:
+        db.session.rollback()
+        events.record_failure(events.LOGIN, detail="invalid_credentials")
+        raise
+    begin_write()  # the password check ran outside the write lock; now write
+    if not user.password_hash.startswith(current_app.config["PASSWORD_HASH_METHOD"] + "$"):
+        user.password_hash = _hash_password(password)
+    user.last_login_at = utcnow()
+    token, row = _start_session(user.id, remember, client)
+    events.record(events.LOGIN, True, user.id)
+    db.session.commit()
+    return SignedIn(user, token, row.id, remember)
+
+
+def load_session(token: str) -> User | None:
+    """The user behind a live session token (one query), or None.
+
+    Revoked, expired or disabled: None. `last_seen_at` is written at most once a minute, and
+    losing that write to a busy database is harmless.
+    """
+    now = utcnow()
+    row = db.session.execute(
+        select(User, UserSession.id, UserSession.last_seen_at, UserSession.remember)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(
+            UserSession.token_hash == hash_token(token),
+            UserSession.revoked_at.is_(None),
+            UserSession.expires_at > now,
+            User.is_active,
+        )
+    ).first()
+    if row is None:
+        return None
+    user = row.User
+    user.session_id = row.id
+    user.session_token = token
+    user.session_remember = row.remember
+    if now - row.last_seen_at > timedelta(seconds=LAST_SEEN_WRITE_SECONDS):
+        try:
+            db.session.execute(
+                update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now)
+            )
+            db.session.commit()
+        except OperationalError:
+            db.session.rollback()
+    return user
+
+
+def sign_out(session_id: int) -> None:
+    """Revoke one session, so its cookie is anonymous from now on."""
+    begin_write()
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    db.session.commit()
+
+
+def get_profile(user_id: int) -> Profile:
+    profile = db.session.get(Profile, user_id)
+    if profile is None:
+        raise NotFound(f"profile of user {user_id}")
+    return profile
+
+
+def update_profile(user_id: int, changes: dict[str, object]) -> Profile:
+    """Apply the given profile fields (others in `changes` are ignored) and save.
+
+    Values arrive validated by a form; this function decides which keys may change.
+    """
+    begin_write()
+    profile = get_profile(user_id)
+    for field in PROFILE_FIELDS:
+        if field in changes:
+            setattr(profile, field, changes[field])
+    profile.updated_at = utcnow()
+    db.session.commit()
+    return profile
+
+
+def _check_password(user_id: int, password: str) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id}")
+    if not check_password_hash(user.password_hash, password):
+        raise WrongPassword
+    return user
+
+
+def change_password(user_id: int, session_id: int, current: str, new: str) -> str:
+    """Set a new password after checking the current one; returns this session's new token.
+
+    Every other session of the account is revoked, and this one continues under a fresh token
+    so a copy of the old cookie is anonymous too. Raises `WrongPassword`.
+    """
+    user = _check_password(user_id, current)
+    new_hash = _hash_password(new)
+    begin_write()
+    user.password_hash = new_hash
+    now = utcnow()
+    db.session.execute(
+        update(UserSession)
+        .where(
+            UserSession.user_id == user_id,
+            UserSession.id != session_id,
+            UserSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    token = secrets.token_urlsafe(SESSION_TOKEN_BYTES)
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.id == session_id, UserSession.user_id == user_id)
+        .values(token_hash=hash_token(token), last_seen_at=now)
+    )
+    db.session.commit()
+    return token
+
+
+def list_sessions(user_id: int) -> list[UserSession]:
+    """The account's live sessions, most recently seen first."""
+    return list(
+        db.session.scalars(
+            select(UserSession)
+            .where(
+                UserSession.user_id == user_id,
+                UserSession.revoked_at.is_(None),
+                UserSession.expires_at > utcnow(),
+            )
+            .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
+        )
+    )
+
+
+def revoke_session(user_id: int, session_id: int) -> None:
+    """End one of the account's own live sessions; `NotFound` for anyone else's."""
+    begin_write()
+    result = db.session.execute(
+        update(UserSession)
+        .where(
+            UserSession.id == session_id,
+            UserSession.user_id == user_id,
+            UserSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise NotFound(f"session {session_id}")
+    db.session.commit()
+
+
+def delete_account(user_id: int, password: str) -> None:
+    """Delete the user and, by cascade, the profile, sessions and saved cart.
+
+    Needs the password (`WrongPassword` otherwise). Events keep their counts without the user.
+    """
+    _check_password(user_id, password)
+    begin_write()
+    db.session.execute(delete(User).where(User.id == user_id))
+    db.session.commit()
+
+
+@dataclass(frozen=True)
+class AccountsCheck:
+    users_without_profile: list[int]
+    stale_sessions: int
+    profiles_created: int = 0
+    sessions_purged: int = 0
+
+    @property
+    def broken(self) -> bool:
+        return bool(self.users_without_profile)
+
+
+def check_accounts(fix: bool = False) -> AccountsCheck:
+    """Find users without a profile and session rows expired or revoked over 30 days ago.
+
+    With `fix`, create the missing profiles (names empty, for the shopper to fill in) and
+    purge the stale session rows, in one transaction.
+    """
+    cutoff = utcnow() - timedelta(days=STALE_SESSION_DAYS)
+    stale = or_(UserSession.revoked_at < cutoff, UserSession.expires_at < cutoff)
+    if fix:
+        begin_write()
+    orphans = list(
+        db.session.scalars(
+            select(User.id)
+            .outerjoin(Profile, Profile.user_id == User.id)
+            .where(Profile.user_id.is_(None))
+            .order_by(User.id)
+        )
+    )
+    stale_count = db.session.scalar(select(func.count()).select_from(UserSession).where(stale))
+    if not fix:
+        db.session.rollback()
+        return AccountsCheck(orphans, stale_count)
+    for user_id in orphans:
+        db.session.add(Profile(user_id=user_id, first_name="", last_name=""))
+    purged = db.session.execute(delete(UserSession).where(stale)).rowcount
+    db.session.commit()
+    return AccountsCheck(
+        orphans, stale_count, profiles_created=len(orphans), sessions_purged=purged
+    )

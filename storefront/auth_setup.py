@@ -1,0 +1,29 @@
+"""Flask-Login wiring: the cookie's session token resolves to a user through `user_sessions`."""
+
+from __future__ import annotations
+
+from flask import Flask, flash, jsonify, redirect, request, url_for
+
+from storefront import accounts
+from storefront.extensions import login_manager
+
+
+@login_manager.user_loader
+def load_user(token: str):  # noqa: ANN201
+    return accounts.load_session(token)
+
+
+@login_manager.unauthorized_handler
+def unauthorized():  # noqa: ANN201
+    if request.path.startswith("/api/"):
+        return jsonify(error="Sign in to use this."), 401
+    flash("Please sign in to see that page.", "info")
+    target = request.full_path if request.query_string else request.path
+    return redirect(url_for("auth.login", next=target))
+
+
+def register(app: Flask) -> None:
+    # Our sessions are server-side rows; Flask-Login's own protection and remember cookie
+    # are not used ("remember me" makes the signed session permanent instead).
+    login_manager.session_protection = None
+    login_manager.login_view = "auth.login"

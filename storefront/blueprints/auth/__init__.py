@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+from storefront.blueprints.auth import routes  # noqa: E402, F401  (registers the views)
