@@ -48,10 +48,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from storefront.blueprints.account import bp as account_bp
     from storefront.blueprints.api import bp as api_bp
     from storefront.blueprints.auth import bp as auth_bp
+    from storefront.blueprints.cart import bp as cart_bp
     from storefront.blueprints.catalog import bp as catalog_bp
     from storefront.blueprints.health import bp as health_bp
 
-    for blueprint in (catalog_bp, health_bp, auth_bp, account_bp, api_bp):
+    for blueprint in (catalog_bp, health_bp, auth_bp, account_bp, cart_bp, api_bp):
         app.register_blueprint(blueprint)
     auth_setup.register(app)
     errors.register(app)

@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from storefront import events
+from storefront import carts, events
 from storefront.database import begin_write, db
 from storefront.exceptions import EmailTaken, InvalidCredentials, NotFound, WrongPassword
 from storefront.models import (
@@ -47,6 +47,7 @@ class SignedIn:
     token: str
     session_id: int
     remember: bool
+    merge: carts.MergeResult = carts.MergeResult()
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,10 @@ def _start_session(user_id: int, remember: bool, client: Client) -> tuple[str, U
 def register(
     email: str, password: str, first_name: str, last_name: str,
     client: Client = Client(), remember: bool = False,  # noqa: B008 - frozen, so safe
+    guest_cart: carts.GuestCart | None = None,
 ) -> SignedIn:
-    """Create a user and their profile in one transaction and start a session.
+    """Create a user and their profile in one transaction, start a session, and merge the
+    guest cart into the new saved cart (in a savepoint: a failed merge never fails the sign-up).
 
     The email is stored as typed but unique whatever its case: the unique index decides, so
     two simultaneous sign-ups for one address give one account and an `EmailTaken` for the
@@ -133,12 +136,14 @@ def register(
         token, row = _start_session(user.id, remember, client)
         events.record(events.REGISTRATION, True, user.id)
         events.record(events.LOGIN, True, user.id, "registration")
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
         db.session.rollback()
         events.record_failure(events.REGISTRATION, detail="email_taken")
         raise EmailTaken(email) from None
-    return SignedIn(user, token, row.id, remember)
+    merge = carts.merge_safely(user.id, guest_cart)
+    db.session.commit()
+    return SignedIn(user, token, row.id, remember, merge)
 
 
 def authenticate(email: str, password: str) -> User:
@@ -159,8 +164,10 @@ def authenticate(email: str, password: str) -> User:
 def sign_in(
     email: str, password: str,
     client: Client = Client(), remember: bool = False,  # noqa: B008 - frozen, so safe
+    guest_cart: carts.GuestCart | None = None,
 ) -> SignedIn:
-    """Check the credentials and start a session (a new `user_sessions` row).
+    """Check the credentials, start a session (a new `user_sessions` row) and merge the guest
+    cart into the saved cart, all in one transaction (the merge in a savepoint of its own).
 
     Raises `InvalidCredentials` (recorded as a failed sign-in) for an unknown email, a wrong
     password or a disabled account alike. A hash made with an older method is upgraded.
@@ -177,8 +184,9 @@ def sign_in(
     user.last_login_at = utcnow()
     token, row = _start_session(user.id, remember, client)
     events.record(events.LOGIN, True, user.id)
+    merge = carts.merge_safely(user.id, guest_cart)
     db.session.commit()
-    return SignedIn(user, token, row.id, remember)
+    return SignedIn(user, token, row.id, remember, merge)
 
 
 def load_session(token: str) -> User | None:

@@ -8,7 +8,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from storefront import accounts, catalog, events
+from storefront import accounts, carts, catalog, events
 from storefront.exceptions import CatalogImportError
 
 catalog_cli = AppGroup("catalog", help="Load products into the catalog.")
@@ -62,6 +62,23 @@ def check_command(fix: bool) -> None:
     click.echo("All accounts are whole.")
 
 
+carts_cli = AppGroup("carts", help="Look after saved carts.")
+
+
+@carts_cli.command("cleanup")
+@click.option("--days", type=click.IntRange(min=1), default=90, show_default=True,
+              help="Remove saved-cart lines untouched for this many days.")
+@click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
+def cleanup_command(days: int, dry_run: bool) -> None:
+    """Remove saved-cart lines untouched for N days and lines of inactive products, and
+    merge records older than the longest session. Prints what it removed per kind."""
+    result = carts.cleanup(days=days, dry_run=dry_run)
+    verb = "Would remove" if dry_run else "Removed"
+    click.echo(f"{verb} {result.inactive_lines} line(s) of inactive products.")
+    click.echo(f"{verb} {result.stale_lines} line(s) untouched for {days} days.")
+    click.echo(f"{verb} {result.old_merges} merge record(s) older than 30 days.")
+
+
 @click.command("report")
 @click.option("--days", type=click.IntRange(min=1, max=3650), default=30, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -98,4 +115,5 @@ def report_command(days: int, as_json: bool) -> None:
 def register(app: Flask) -> None:
     app.cli.add_command(catalog_cli)
     app.cli.add_command(accounts_cli)
+    app.cli.add_command(carts_cli)
     app.cli.add_command(report_command)

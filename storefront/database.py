@@ -6,8 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Engine, MetaData, event
+from sqlalchemy import Engine, Integer, MetaData, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.functions import FunctionElement
 
 # Named constraints: SQLite batch migrations can only alter what has a name.
 NAMING_CONVENTION = {
@@ -64,3 +67,27 @@ def configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         immediate = connection.get_execution_options().get(IMMEDIATE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class least(FunctionElement):  # noqa: N801 - reads like the SQL function it renders
+    """The smallest of its arguments: LEAST() on PostgreSQL, the scalar MIN() on SQLite."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(least)
+def _least_default(element: least, compiler: Any, **kw: Any) -> str:
+    return f"LEAST({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(least, "sqlite")
+def _least_sqlite(element: least, compiler: Any, **kw: Any) -> str:
+    return f"MIN({compiler.process(element.clauses, **kw)})"
+
+
+def insert(model: Any) -> Any:
+    """An INSERT that knows ON CONFLICT, in the dialect of the current connection."""
+    dialect = db.session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(model)

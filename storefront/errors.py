@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
+from flask_login import AnonymousUserMixin
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
@@ -67,6 +68,8 @@ def register(app: Flask) -> None:
     @app.errorhandler(PoolTimeout)
     def database_unavailable(error: Exception):  # noqa: ANN202
         _rollback_quietly()
+        g.database_unavailable = True
+        g._login_user = AnonymousUserMixin()  # the page must not ask the database who this is
         log.error("database unavailable: %s", type(error).__name__)
         return error_response(503, ServiceUnavailable.name, [("Retry-After", "5")])
 

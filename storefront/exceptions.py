@@ -36,3 +36,23 @@ class InvalidCredentials(StorefrontError):
 
 class WrongPassword(StorefrontError):
     """The signed-in shopper's current password did not match (a re-check)."""
+
+
+class SoldOut(StorefrontError):
+    """The product exists and is active but has no stock: it cannot be added."""
+
+    def __init__(self, product_name: str) -> None:
+        self.product_name = product_name
+        super().__init__(f"{product_name} is sold out")
+
+
+class CartFull(StorefrontError):
+    """A new line would pass the cart's line limit."""
+
+    def __init__(self, max_lines: int) -> None:
+        self.max_lines = max_lines
+        super().__init__(f"a cart holds at most {max_lines} lines")
+
+
+class NotInCart(StorefrontError):
+    """The product has no line in this cart."""

@@ -50,6 +50,12 @@ REMEMBER_SESSION_DAYS = 30
 LAST_SEEN_WRITE_SECONDS = 60
 STALE_SESSION_DAYS = 30
 
+CART_MAX_LINES = 50
+LINE_MAX_QUANTITY = 99
+GUEST_TOKEN_MAX_CHARS = 64
+PRODUCT_ID_MAX = 2**31 - 1  # a 32-bit INTEGER column: anything larger names no product
+CART_UNTOUCHED_DAYS = 90
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -177,3 +183,39 @@ class Event(db.Model):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     detail: Mapped[str] = mapped_column(String(EVENT_DETAIL_MAX_CHARS), default="")
+
+
+class UserCart(db.Model):
+    """A signed-in shopper's saved cart: one row per product."""
+
+    __tablename__ = "user_carts"
+    __table_args__ = (
+        CheckConstraint(
+            f"quantity BETWEEN 1 AND {LINE_MAX_QUANTITY}", name="quantity_in_range"
+        ),
+    )
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id"), primary_key=True, index=True
+    )
+    quantity: Mapped[int]
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class CartMerge(db.Model):
+    """One row per guest cart merged at sign-in: a second merge of the same cart adds nothing."""
+
+    __tablename__ = "cart_merges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    guest_token: Mapped[str] = mapped_column(String(GUEST_TOKEN_MAX_CHARS), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    lines_in: Mapped[int]
+    lines_kept: Mapped[int]

@@ -9,7 +9,9 @@ from werkzeug.datastructures import MultiDict
 from storefront import accounts
 from storefront.blueprints.account.forms import ProfileForm
 from storefront.blueprints.api import bp
+from storefront.blueprints.cart.session_cart import current_cart
 from storefront.models import Profile
+from storefront.templating import plain_money
 
 STRING_FIELDS = ("first_name", "last_name", "phone")
 
@@ -72,3 +74,23 @@ def put_profile():  # noqa: ANN201
         current_user.id, {key: form.data[key] for key in changes}
     )
     return jsonify(profile_json(profile))
+
+
+@bp.get("/cart")
+def cart():  # noqa: ANN201
+    """The current cart, guest or saved: prices and names from `products`."""
+    view = current_cart().view()
+    return jsonify(
+        lines=[
+            {
+                "product_id": line.product.id,
+                "name": line.product.name,
+                "unit_price": plain_money(line.product.price),
+                "quantity": line.quantity,
+                "line_total": plain_money(line.line_total),
+            }
+            for line in view.lines
+        ],
+        subtotal=plain_money(view.subtotal),
+        count=view.count,
+    )

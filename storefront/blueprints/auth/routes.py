@@ -8,6 +8,7 @@ from flask_login import current_user, login_user, logout_user
 from storefront import accounts
 from storefront.blueprints.auth import bp
 from storefront.blueprints.auth.forms import LoginForm, RegisterForm
+from storefront.blueprints.cart.session_cart import read_guest_cart, settle_guest_cart
 from storefront.exceptions import EmailTaken, InvalidCredentials
 from storefront.rate_limits import (
     auth_posts,
@@ -59,10 +60,11 @@ def register():  # noqa: ANN201
     form = RegisterForm()
     if form.validate_on_submit():
         note_registration_attempt()
+        guest = read_guest_cart()
         try:
             signed = accounts.register(
                 form.email.data, form.password.data, form.first_name.data,
-                form.last_name.data, client(),
+                form.last_name.data, client(), guest_cart=guest,
             )
         except EmailTaken:
             form.email.errors.append(
@@ -72,6 +74,7 @@ def register():  # noqa: ANN201
         else:
             start_session(signed)
             flash("Welcome! Your account is ready.", "success")
+            settle_guest_cart(guest, signed.merge)
             return redirect(url_for("account.overview"), 303)
     status = 422 if form.is_submitted() else 200
     return render_template("auth/register.html", form=form), status
@@ -87,15 +90,20 @@ def login():  # noqa: ANN201
     form = LoginForm()
     sign_in_error = None
     if form.validate_on_submit():
+        # Only an anonymous visitor's cart is theirs to bring along; a signed-in shopper
+        # switching accounts takes nothing from one identity to the other.
+        guest = None if current_user.is_authenticated else read_guest_cart()
         try:
             signed = accounts.sign_in(
-                form.email.data, form.password.data, client(), remember=form.remember.data
+                form.email.data, form.password.data, client(),
+                remember=form.remember.data, guest_cart=guest,
             )
         except InvalidCredentials:
             sign_in_error = SIGN_IN_FAILED
         else:
             start_session(signed)
             flash("You are signed in.", "success")
+            settle_guest_cart(guest, signed.merge)
             return redirect(next_url or url_for("account.overview"), 303)
     if form.is_submitted():
         note_failed_sign_in()
