@@ -31,9 +31,12 @@ run: install
 test: install-test
 	$(BIN)/python -m pytest
 
+# Static checks (CI runs them before the tests): ruff, bandit (no medium or high finding),
+# pip-audit where the package index answers.
 lint: install-test
 	$(BIN)/ruff check .
-	$(BIN)/bandit -q -c pyproject.toml -r storefront
+	$(BIN)/bandit -q -r storefront --severity-level medium
+	scripts/audit-deps
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache tests/artifacts

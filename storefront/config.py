@@ -79,6 +79,8 @@ def load_config(
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
+        # Off only for load benchmarks, which replay one account from one address.
+        "RATELIMIT_ENABLED": _env_bool(env, "RATELIMIT_ENABLED", True),
         "SESSION_COOKIE_SECURE": _env_bool(env, "SESSION_COOKIE_SECURE", not relaxed),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

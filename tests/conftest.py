@@ -19,6 +19,7 @@ from flask_migrate import upgrade
 
 from storefront import create_app
 from storefront.extensions import db
+from tests.live import new_database, start_server
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
@@ -223,3 +224,40 @@ def count_queries(app: Flask):  # noqa: ANN201
             sa.event.remove(db.engine, "before_cursor_execute", listener)
 
     return counter
+
+
+LIVE_KIND = "postgresql" if TEST_DATABASE_URL else "sqlite"
+
+
+@pytest.fixture
+def start_live_server(request: pytest.FixtureRequest, tmp_path):  # noqa: ANN001, ANN201
+    """Start gunicorn on a fresh migrated database (PostgreSQL when the suite has one)."""
+    started = []
+
+    def start(kind: str = LIVE_KIND, workers: int = 2, **env: str):  # noqa: ANN202
+        if kind == "postgresql" and not TEST_DATABASE_URL:
+            pytest.skip("needs TEST_DATABASE_URL (PostgreSQL)")
+        template = request.getfixturevalue("sqlite_template") if kind == "sqlite" else None
+        database = new_database(kind, template, tmp_path, TEST_DATABASE_URL)
+        try:
+            server = start_server(database.url, tmp_path, workers, **env)
+        except Exception:
+            database.drop()
+            raise
+        started.append((server, database))
+        return server
+
+    yield start
+    for server, database in started:
+        server.stop()
+        database.drop()
+
+
+@contextmanager
+def app_on(database_url: str) -> Iterator[Flask]:
+    """An app context on a live server's database, to seed it or read it back."""
+    app = create_app(base_config(database_url))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
