@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from storefront import carts, events
+from storefront import carts, events, rls
 from storefront.database import begin_write, db
 from storefront.exceptions import EmailTaken, InvalidCredentials, NotFound, WrongPassword
 from storefront.models import (
@@ -130,6 +130,7 @@ def register(
         user = User(email=email, password_hash=password_hash, last_login_at=utcnow())
         db.session.add(user)
         db.session.flush()
+        rls.act_as(user.id)
         db.session.add(
             Profile(user_id=user.id, first_name=first_name, last_name=last_name)
         )
@@ -178,6 +179,7 @@ def sign_in(
         db.session.rollback()
         events.record_failure(events.LOGIN, detail="invalid_credentials")
         raise
+    rls.act_as(user.id)
     begin_write()  # the password check ran outside the write lock; now write
     if not user.password_hash.startswith(current_app.config["PASSWORD_HASH_METHOD"] + "$"):
         user.password_hash = _hash_password(password)
@@ -196,11 +198,13 @@ def load_session(token: str) -> User | None:
     losing that write to a busy database is harmless.
     """
     now = utcnow()
+    token_hash = hash_token(token)
+    rls.act_as(None, token_hash)
     row = db.session.execute(
         select(User, UserSession.id, UserSession.last_seen_at, UserSession.remember)
         .join(UserSession, UserSession.user_id == User.id)
         .where(
-            UserSession.token_hash == hash_token(token),
+            UserSession.token_hash == token_hash,
             UserSession.revoked_at.is_(None),
             UserSession.expires_at > now,
             User.is_active,
@@ -209,6 +213,7 @@ def load_session(token: str) -> User | None:
     if row is None:
         return None
     user = row.User
+    rls.act_as(user.id, token_hash)
     user.session_id = row.id
     user.session_token = token
     user.session_remember = row.remember

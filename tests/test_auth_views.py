@@ -24,7 +24,7 @@ def signed_in_as(client) -> str | None:  # noqa: ANN001
 
 
 def flashes(body: str) -> list[tuple[str, str]]:
-    return re.findall(r'class="flash [^"]*" data-category="(\w+)"[^>]*>([^<]*)<', body)
+    return re.findall(r'<div class="flash [^"]*"[^>]*\sdata-category="(\w+)"[^>]*>([^<]*)<', body)
 
 
 # Registration -----------------------------------------------------------------------------
