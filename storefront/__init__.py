@@ -34,6 +34,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         render_as_batch=True, compare_type=True,
     )
     csrf.init_app(app)
+    from storefront import request_log, rls
+
+    request_log.register(app)  # first, so every response (429s included) is timed and logged
+    rls.register(app)  # before the limiter's hooks, which may already load the user
     limiter.init_app(app)
     login_manager.init_app(app)
     with app.app_context():

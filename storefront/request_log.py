@@ -1,0 +1,54 @@
+"""One structured line per request, and its id in `X-Request-ID`.
+
+The line holds the request id, method, path (never the query string), status, duration in
+milliseconds and the user id or `-`: no form data, cookie or token, so no secret can leak.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+import uuid
+
+from flask import Flask, Response, g, request
+
+log = logging.getLogger("storefront.request")
+# An id handed in by the proxy is kept only if it looks like one (no log injection).
+INCOMING_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+MAX_LOGGED_PATH_CHARS = 300
+
+
+def _user_id() -> str:
+    user = g.get("_login_user")  # only if this request already loaded it: no extra query
+    return str(user.id) if user is not None and user.is_authenticated else "-"
+
+
+def register(app: Flask) -> None:
+    if not log.handlers and not app.testing:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+    @app.before_request
+    def start_clock() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if INCOMING_ID.fullmatch(incoming) else uuid.uuid4().hex
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def log_request(response: Response) -> Response:
+        request_id = g.get("request_id") or uuid.uuid4().hex
+        response.headers["X-Request-ID"] = request_id
+        started = g.get("request_started")
+        duration = (time.perf_counter() - started) * 1000 if started else 0.0
+        # Escaped, so a crafted path cannot start a forged log line.
+        path = request.path.encode("unicode_escape").decode("ascii")[:MAX_LOGGED_PATH_CHARS]
+        log.info(
+            "request_id=%s method=%s path=%s status=%s duration_ms=%.1f user=%s",
+            request_id, request.method, path, response.status_code, duration, _user_id(),
+        )
+        return response
