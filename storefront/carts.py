@@ -124,6 +124,21 @@ def _stock_of(product_id) -> object:  # noqa: ANN001
 _EXCLUDED_STOCK = _stock_of(literal_column("excluded.product_id"))
 
 
+def _adding_to_existing_lines(statement):  # noqa: ANN001, ANN202
+    """An INSERT into user_carts that, where the line exists, adds to it instead: the sum is
+    capped at the product's stock now and at 99, by the database, in the same statement."""
+    return statement.on_conflict_do_update(
+        index_elements=["user_id", "product_id"],
+        set_={
+            "quantity": least(
+                UserCart.quantity + statement.excluded.quantity, _EXCLUDED_STOCK,
+                LINE_MAX_QUANTITY,
+            ),
+            "updated_at": statement.excluded.updated_at,
+        },
+    )
+
+
 def get_active_product(product_id: int) -> Product:
     """The active product with this id; `NotFound` if there is none."""
     if not 1 <= product_id <= PRODUCT_ID_MAX:
@@ -238,19 +253,10 @@ def add_to_saved_cart(user_id: int, product_id: int, quantity: int) -> AddResult
         literal(user_id), Product.id, least(quantity, Product.stock, LINE_MAX_QUANTITY),
         literal(now, UserCart.added_at.type), literal(now, UserCart.updated_at.type),
     ).where(Product.id == product_id, Product.active, Product.stock > 0, has_room)
-    statement = insert(UserCart).from_select(
-        ["user_id", "product_id", "quantity", "added_at", "updated_at"], source
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=["user_id", "product_id"],
-        set_={
-            "quantity": least(
-                UserCart.quantity + statement.excluded.quantity,
-                _EXCLUDED_STOCK,
-                LINE_MAX_QUANTITY,
-            ),
-            "updated_at": statement.excluded.updated_at,
-        },
+    statement = _adding_to_existing_lines(
+        insert(UserCart).from_select(
+            ["user_id", "product_id", "quantity", "added_at", "updated_at"], source
+        )
     ).returning(UserCart.quantity)
     result = db.session.execute(statement).scalar()
     db.session.commit()
@@ -397,19 +403,7 @@ def merge_into_saved_cart(user_id: int, guest: GuestCart) -> MergeResult:
     if claimed is None:
         return MergeResult(lines_in=len(guest.lines))
     if values:
-        statement = insert(UserCart).values(values)
-        statement = statement.on_conflict_do_update(
-            index_elements=["user_id", "product_id"],
-            set_={
-                "quantity": least(
-                    UserCart.quantity + statement.excluded.quantity,
-                    _EXCLUDED_STOCK,
-                    LINE_MAX_QUANTITY,
-                ),
-                "updated_at": statement.excluded.updated_at,
-            },
-        )
-        db.session.execute(statement)
+        db.session.execute(_adding_to_existing_lines(insert(UserCart).values(values)))
     result = MergeResult(True, False, len(guest.lines), len(values), notes)
     events.record(
         events.CART_MERGE, True, user_id,

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from wtforms import Field, Form
-from wtforms.validators import ValidationError
+from wtforms import Field, Form, StringField
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from storefront.accounts import is_common_password
-from storefront.models import PHONE_MAX_DIGITS, PHONE_MIN_DIGITS
+from storefront.models import NAME_MAX_CHARS, PHONE_MAX_DIGITS, PHONE_MIN_DIGITS
+
+REQUIRED = "This field is required."
 
 PHONE_CHARACTERS = re.compile(r"[0-9 +\-().]*")
 
@@ -47,3 +49,11 @@ def acceptable_password(email_field: str | None = "email"):  # noqa: ANN201
             raise ValidationError("This password is too common. Please choose another.")
 
     return check
+
+
+def name_field(label: str) -> StringField:
+    """A first or last name: 1..100 characters after trimming, no control characters."""
+    return StringField(
+        label, filters=[strip],
+        validators=[DataRequired(REQUIRED), Length(max=NAME_MAX_CHARS), no_control_characters],
+    )

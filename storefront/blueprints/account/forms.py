@@ -1,21 +1,15 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, StringField, TelField
+from wtforms import BooleanField, PasswordField, TelField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from storefront.blueprints.validators import (
+    REQUIRED,
     acceptable_password,
-    no_control_characters,
+    name_field,
     phone_number,
     strip,
 )
-from storefront.models import (
-    NAME_MAX_CHARS,
-    PASSWORD_MAX_CHARS,
-    PASSWORD_MIN_CHARS,
-    PHONE_MAX_CHARS,
-)
-
-REQUIRED = "This field is required."
+from storefront.models import PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, PHONE_MAX_CHARS
 
 
 def empty_to_none(value: object) -> object:
@@ -23,14 +17,8 @@ def empty_to_none(value: object) -> object:
 
 
 class ProfileForm(FlaskForm):
-    first_name = StringField(
-        "First name", filters=[strip],
-        validators=[DataRequired(REQUIRED), Length(max=NAME_MAX_CHARS), no_control_characters],
-    )
-    last_name = StringField(
-        "Last name", filters=[strip],
-        validators=[DataRequired(REQUIRED), Length(max=NAME_MAX_CHARS), no_control_characters],
-    )
+    first_name = name_field("First name")
+    last_name = name_field("Last name")
     phone = TelField(
         "Phone (optional)", filters=[strip, empty_to_none],
         validators=[Optional(), Length(max=PHONE_MAX_CHARS), phone_number],

@@ -1,16 +1,9 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
-from storefront.blueprints.validators import acceptable_password, no_control_characters, strip
-from storefront.models import (
-    EMAIL_MAX_CHARS,
-    NAME_MAX_CHARS,
-    PASSWORD_MAX_CHARS,
-    PASSWORD_MIN_CHARS,
-)
-
-REQUIRED = "This field is required."
+from storefront.blueprints.validators import REQUIRED, acceptable_password, name_field, strip
+from storefront.models import EMAIL_MAX_CHARS, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS
 
 
 class RegisterForm(FlaskForm):
@@ -32,14 +25,8 @@ class RegisterForm(FlaskForm):
         "Confirm password",
         validators=[DataRequired(REQUIRED), EqualTo("password", "The passwords do not match.")],
     )
-    first_name = StringField(
-        "First name", filters=[strip],
-        validators=[DataRequired(REQUIRED), Length(max=NAME_MAX_CHARS), no_control_characters],
-    )
-    last_name = StringField(
-        "Last name", filters=[strip],
-        validators=[DataRequired(REQUIRED), Length(max=NAME_MAX_CHARS), no_control_characters],
-    )
+    first_name = name_field("First name")
+    last_name = name_field("Last name")
 
 
 class LoginForm(FlaskForm):
