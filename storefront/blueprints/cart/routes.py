@@ -3,7 +3,7 @@ alike through `current_cart()`."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 
 from storefront import carts
 from storefront.blueprints.cart import bp
@@ -13,17 +13,20 @@ from storefront.exceptions import CartFull, NotFound, NotInCart, SoldOut
 from storefront.models import CART_MAX_LINES
 
 
-def _cart_page(status: int = 200):  # noqa: ANN202
-    return render_template("cart/view.html", cart=current_cart().view()), status
+def _cart_page(status: int = 200, refused_line: CartLineForm | None = None):  # noqa: ANN202
+    return render_template(
+        "cart/view.html", cart=current_cart().view(), refused_line=refused_line
+    ), status
 
 
 def _back_to_cart():  # noqa: ANN202
     return redirect(url_for("cart.view"), 303)
 
 
-def _refused(error: CartInputError):  # noqa: ANN202
+def _refused(error: CartInputError, form: CartLineForm):  # noqa: ANN202
+    """422 with a flash; a refused line keeps what the shopper typed, tied to the message."""
     flash(str(error), "error")
-    return _cart_page(422)
+    return _cart_page(422, refused_line=form if request.endpoint == "cart.update" else None)
 
 
 def _flash_capped(result: carts.AddResult) -> None:
@@ -45,7 +48,7 @@ def add():  # noqa: ANN201
     try:
         product_id, quantity = form.parsed_product_id(), form.parsed_quantity(minimum=1)
     except CartInputError as error:
-        return _refused(error)
+        return _refused(error, form)
     try:
         result = current_cart().add(product_id, quantity)
     except NotFound:
@@ -69,7 +72,7 @@ def update():  # noqa: ANN201
     try:
         product_id, quantity = form.parsed_product_id(), form.parsed_quantity(minimum=0)
     except CartInputError as error:
-        return _refused(error)
+        return _refused(error, form)
     try:
         result = current_cart().set(product_id, quantity)
     except NotFound:
@@ -94,7 +97,7 @@ def remove():  # noqa: ANN201
     try:
         product_id = form.parsed_product_id()
     except CartInputError as error:
-        return _refused(error)
+        return _refused(error, form)
     cart = current_cart()
     if cart.remove(product_id):
         flash("The line was removed from your cart.", "success")
