@@ -38,5 +38,11 @@ lint: install-test
 	$(BIN)/bandit -q -r storefront --severity-level medium
 	scripts/audit-deps
 
+# The shop under load next to a bare-Flask floor (not part of `make test`); about 2 minutes.
+# Figures go to bench/RESULTS.md; wrk comes from Debian when it is missing.
+bench: install-test
+	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+	$(BIN)/python bench/run.py
+
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache tests/artifacts
