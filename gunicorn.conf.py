@@ -14,9 +14,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() *
 timeout = 30
 graceful_timeout = 30
 keepalive = 5
-# A worker is replaced after this many requests (with jitter), bounding any slow leak.
+# A worker is replaced after this many requests, bounding any slow leak; the wide jitter keeps
+# workers that started together from restarting in the same second.
 max_requests = 10_000
-max_requests_jitter = 1_000
+max_requests_jitter = 5_000
 accesslog = "-"
 errorlog = "-"
 # Request id (the shop's X-Request-ID), remote address, request line, status, size, duration.

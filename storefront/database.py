@@ -37,8 +37,11 @@ def begin_write() -> None:
     """Start the session's transaction as a writer (SQLite: BEGIN IMMEDIATE).
 
     A read transaction already open (the user loader's) is ended first: on SQLite a deferred
-    transaction that has read cannot wait for the write lock, it fails at once.
+    transaction that has read cannot wait for the write lock, it fails at once. PostgreSQL
+    has no such lock, so there the open transaction simply carries on (no extra round trips).
     """
+    if db.engine.dialect.name != "sqlite":
+        return
     if db.session().in_transaction():
         db.session.commit()
     db.session.connection(execution_options={IMMEDIATE: True})
