@@ -221,13 +221,9 @@ def _saved_line(user_id: int, product_id: int):  # noqa: ANN202
     ).first()
 
 
-def add_to_saved_cart(user_id: int, product_id: int, quantity: int) -> AddResult:
-    """Add `quantity` of a product to the saved cart, in one atomic upsert.
-
-    The line becomes `min(existing + quantity, stock, 99)`, computed by the database, so
-    concurrent adds all count. Raises `NotFound` (no such active product), `SoldOut`, or
-    `CartFull` when a new line would pass `CART_MAX_LINES`.
-    """
+def _saved_line_for_writing(user_id: int, product_id: int):  # noqa: ANN202
+    """Open a write transaction and read the line (`_saved_line`); `NotFound` if the product
+    is not an active one."""
     if not 1 <= product_id <= PRODUCT_ID_MAX:
         raise NotFound(f"product {product_id}")
     begin_write()
@@ -235,6 +231,17 @@ def add_to_saved_cart(user_id: int, product_id: int, quantity: int) -> AddResult
     if row is None:
         db.session.rollback()
         raise NotFound(f"product {product_id}")
+    return row
+
+
+def add_to_saved_cart(user_id: int, product_id: int, quantity: int) -> AddResult:
+    """Add `quantity` of a product to the saved cart, in one atomic upsert.
+
+    The line becomes `min(existing + quantity, stock, 99)`, computed by the database, so
+    concurrent adds all count. Raises `NotFound` (no such active product), `SoldOut`, or
+    `CartFull` when a new line would pass `CART_MAX_LINES`.
+    """
+    row = _saved_line_for_writing(user_id, product_id)
     product, existing = row.Product, row.quantity
     if product.stock <= 0:
         db.session.rollback()
@@ -270,13 +277,7 @@ def set_saved_quantity(user_id: int, product_id: int, quantity: int) -> AddResul
 
     Raises `NotFound` (no such active product), `NotInCart`, or `SoldOut`.
     """
-    if not 1 <= product_id <= PRODUCT_ID_MAX:
-        raise NotFound(f"product {product_id}")
-    begin_write()
-    row = _saved_line(user_id, product_id)
-    if row is None:
-        db.session.rollback()
-        raise NotFound(f"product {product_id}")
+    row = _saved_line_for_writing(user_id, product_id)
     if row.quantity is None:
         db.session.rollback()
         raise NotInCart(row.Product.name)
