@@ -5,11 +5,17 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from wtforms import Field, Form, StringField
+from wtforms import Field, Form, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from storefront.accounts import is_common_password
-from storefront.models import NAME_MAX_CHARS, PHONE_MAX_DIGITS, PHONE_MIN_DIGITS
+from storefront.models import (
+    NAME_MAX_CHARS,
+    PASSWORD_MAX_CHARS,
+    PASSWORD_MIN_CHARS,
+    PHONE_MAX_DIGITS,
+    PHONE_MIN_DIGITS,
+)
 
 REQUIRED = "This field is required."
 
@@ -56,4 +62,17 @@ def name_field(label: str) -> StringField:
     return StringField(
         label, filters=[strip],
         validators=[DataRequired(REQUIRED), Length(max=NAME_MAX_CHARS), no_control_characters],
+    )
+
+
+def new_password_field(label: str, email_field: str | None = "email") -> PasswordField:
+    """A password being chosen: 8..128 characters of any kind, not common, not the email."""
+    return PasswordField(
+        label,
+        validators=[
+            DataRequired(REQUIRED),
+            Length(PASSWORD_MIN_CHARS, PASSWORD_MAX_CHARS,
+                   f"Use {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters."),
+            acceptable_password(email_field),
+        ],
     )

@@ -4,12 +4,12 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from storefront.blueprints.validators import (
     REQUIRED,
-    acceptable_password,
     name_field,
+    new_password_field,
     phone_number,
     strip,
 )
-from storefront.models import PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, PHONE_MAX_CHARS
+from storefront.models import PHONE_MAX_CHARS
 
 
 def empty_to_none(value: object) -> object:
@@ -28,15 +28,7 @@ class ProfileForm(FlaskForm):
 
 class PasswordForm(FlaskForm):
     current_password = PasswordField("Current password", validators=[DataRequired(REQUIRED)])
-    new_password = PasswordField(
-        "New password",
-        validators=[
-            DataRequired(REQUIRED),
-            Length(PASSWORD_MIN_CHARS, PASSWORD_MAX_CHARS,
-                   f"Use {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters."),
-            acceptable_password(email_field=None),
-        ],
-    )
+    new_password = new_password_field("New password", email_field=None)
     confirm_password = PasswordField(
         "Confirm new password",
         validators=[DataRequired(REQUIRED), EqualTo("new_password", "The passwords do not match.")],

@@ -2,8 +2,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
-from storefront.blueprints.validators import REQUIRED, acceptable_password, name_field, strip
-from storefront.models import EMAIL_MAX_CHARS, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS
+from storefront.blueprints.validators import REQUIRED, name_field, new_password_field, strip
+from storefront.models import EMAIL_MAX_CHARS, PASSWORD_MAX_CHARS
 
 
 class RegisterForm(FlaskForm):
@@ -12,15 +12,7 @@ class RegisterForm(FlaskForm):
         validators=[DataRequired(REQUIRED), Length(max=EMAIL_MAX_CHARS),
                     Email("Enter a valid email address.")],
     )
-    password = PasswordField(
-        "Password",
-        validators=[
-            DataRequired(REQUIRED),
-            Length(PASSWORD_MIN_CHARS, PASSWORD_MAX_CHARS,
-                   f"Use {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters."),
-            acceptable_password(),
-        ],
-    )
+    password = new_password_field("Password")
     confirm_password = PasswordField(
         "Confirm password",
         validators=[DataRequired(REQUIRED), EqualTo("password", "The passwords do not match.")],
