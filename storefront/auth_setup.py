@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, flash, jsonify, redirect, request, url_for
+from flask import Flask, flash, jsonify, redirect, request, session, url_for
+from flask_login import login_user
 
 from storefront import accounts
 from storefront.extensions import login_manager
@@ -11,6 +12,17 @@ from storefront.extensions import login_manager
 @login_manager.user_loader
 def load_user(token: str):  # noqa: ANN201
     return accounts.load_session(token)
+
+
+def start_session(signed: accounts.SignedIn) -> None:
+    """Swap the cookie to a new session token (sign-in, sign-up, password change): nothing from
+    before survives, CSRF token included."""
+    session.clear()
+    user = signed.user
+    user.session_id, user.session_token = signed.session_id, signed.token
+    user.session_remember = signed.remember
+    login_user(user)
+    session.permanent = signed.remember
 
 
 @login_manager.unauthorized_handler

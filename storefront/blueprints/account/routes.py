@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, session, url_for
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 
 from storefront import accounts
+from storefront.auth_setup import start_session
 from storefront.blueprints.account import bp
 from storefront.blueprints.account.forms import DeleteAccountForm, PasswordForm, ProfileForm
 from storefront.exceptions import NotFound, WrongPassword
@@ -58,11 +59,10 @@ def password():  # noqa: ANN201
             note_failed_reauth()
             form.current_password.errors.append(WRONG_PASSWORD)
         else:
-            user, remember = current_user._get_current_object(), current_user.session_remember
-            session.clear()
-            user.session_token = token
-            login_user(user)
-            session.permanent = remember
+            start_session(accounts.SignedIn(
+                current_user._get_current_object(), token, current_user.session_id,
+                current_user.session_remember,
+            ))
             flash("Your password was changed. Your other sessions were signed out.", "success")
             return redirect(url_for("account.overview"), 303)
     status = 422 if form.is_submitted() else 200

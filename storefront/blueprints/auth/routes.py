@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 
 from storefront import accounts
+from storefront.auth_setup import start_session
 from storefront.blueprints.auth import bp
 from storefront.blueprints.auth.forms import LoginForm, RegisterForm
 from storefront.blueprints.cart.session_cart import read_guest_cart, settle_guest_cart
@@ -39,16 +40,6 @@ def safe_next(target: str | None) -> str | None:
 
 def client() -> accounts.Client:
     return accounts.Client(user_agent=request.user_agent.string, ip=request.remote_addr or "")
-
-
-def start_session(signed: accounts.SignedIn) -> None:
-    """Swap the cookie to the new identity: nothing from before survives, CSRF token included."""
-    session.clear()
-    user = signed.user
-    user.session_id, user.session_token = signed.session_id, signed.token
-    user.session_remember = signed.remember
-    login_user(user)
-    session.permanent = signed.remember
 
 
 @bp.route("/register", methods=["GET", "POST"])
