@@ -263,7 +263,7 @@ def guest_sessions(app: Flask, product_ids: list[int], count: int) -> list[Guest
     `product_ids` (1 of each) under a token of its own. Call outside any app context, so each
     test request context gets a fresh `g` and `generate_csrf()` a fresh token."""
     serializer = app.session_interface.get_signing_serializer(app)
-    lines = {str(product_id): 1 for product_id in product_ids}
+    lines = [[product_id, 1] for product_id in product_ids]
     made = []
     for _ in range(count):
         raw = secrets.token_hex(20)

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from storefront import security
 from storefront.config import load_config
 from storefront.database import configure_sqlite
 from storefront.extensions import csrf, db, limiter, login_manager, migrate
@@ -33,11 +34,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app, db, directory=os.path.join(PROJECT_ROOT, "migrations"),
         render_as_batch=True, compare_type=True,
     )
-    csrf.init_app(app)
-    from storefront import request_log, rls
+    from storefront import request_guard, request_log, rls  # noqa: F401 - rls scopes sessions
 
-    request_log.register(app)  # first, so every response (429s included) is timed and logged
-    rls.register(app)  # before the limiter's hooks, which may already load the user
+    request_log.register(app)  # first, so every response (400s and 429s too) is timed and logged
+    request_guard.register(app)  # then hostile input is refused before anything reads it
+    csrf.init_app(app)  # its own hook is off (WTF_CSRF_CHECK_DEFAULT); ours runs after the guard
+    app.before_request(security.protect_forms)
     limiter.init_app(app)
     login_manager.init_app(app)
     with app.app_context():
@@ -48,7 +50,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
-    from storefront import auth_setup, cli, errors, security, templating
+    from storefront import auth_setup, cli, errors, templating
     from storefront.blueprints.account import bp as account_bp
     from storefront.blueprints.api import bp as api_bp
     from storefront.blueprints.auth import bp as auth_bp

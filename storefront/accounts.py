@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 
@@ -21,6 +21,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from storefront import carts, events, rls
 from storefront.database import begin_write, db
+from storefront.emails import canonical_email
 from storefront.exceptions import EmailTaken, InvalidCredentials, NotFound, WrongPassword
 from storefront.models import (
     BROWSER_SESSION_HOURS,
@@ -41,12 +42,13 @@ PROFILE_FIELDS = ("first_name", "last_name", "phone", "marketing_opt_in")
 
 @dataclass(frozen=True)
 class SignedIn:
-    """A started session: the user, the token for the cookie, and its row id."""
+    """A started session: the user, the token for the cookie, its row id and its end."""
 
     user: User
     token: str
     session_id: int
     remember: bool
+    expires_at: datetime
     merge: carts.MergeResult = carts.MergeResult()
 
 
@@ -80,29 +82,51 @@ def common_passwords() -> frozenset[str]:
     )
 
 
+# Rows of keys and runs of digits and letters: a password that is a stretch of one of them,
+# forwards or backwards, wrapping round (`7890123`), is as guessable as a common one.
+KEYBOARD_RUNS = (
+    "0123456789", "abcdefghijklmnopqrstuvwxyz", "qwertyuiop", "asdfghjkl", "zxcvbnm",
+    "qwertzuiop", "azertyuiop", "qwertyuiopasdfghjklzxcvbnm", "1qaz2wsx3edc4rfv5tgb6yhn7ujm",
+)
+
+
+def _is_run(text: str) -> bool:
+    for run in KEYBOARD_RUNS:
+        wrapped = run * (len(text) // len(run) + 2)
+        if text in wrapped or text in wrapped[::-1]:
+            return True
+    return False
+
+
 def is_common_password(password: str) -> bool:
-    return password.lower() in common_passwords()
+    """One of the shipped common passwords, one character repeated, or a plain run of keys
+    or digits (`12345678`, `qwertyuiop`, `zyxwvuts`); any letter case."""
+    text = password.lower()
+    return text in common_passwords() or len(set(text)) <= 1 or _is_run(text)
 
 
 def _find_user_by_email(email: str) -> User | None:
-    # lower() on both sides, in SQL, so the look-up agrees with the unique index.
-    return db.session.scalar(select(User).where(func.lower(User.email) == func.lower(email)))
+    canonical = canonical_email(email)
+    rls.find_by_email(canonical)
+    return db.session.scalar(select(User).where(User.email_canonical == canonical))
+
+
+def session_lifetime(remember: bool) -> timedelta:
+    """30 days with "remember me", else 12 hours (and the cookie ends with the browser)."""
+    return (timedelta(days=REMEMBER_SESSION_DAYS) if remember
+            else timedelta(hours=BROWSER_SESSION_HOURS))
 
 
 def _start_session(user_id: int, remember: bool, client: Client) -> tuple[str, UserSession]:
     token = secrets.token_urlsafe(SESSION_TOKEN_BYTES)
     now = utcnow()
-    lifetime = (
-        timedelta(days=REMEMBER_SESSION_DAYS) if remember
-        else timedelta(hours=BROWSER_SESSION_HOURS)
-    )
     row = UserSession(
         user_id=user_id,
         token_hash=hash_token(token),
         remember=remember,
         created_at=now,
         last_seen_at=now,
-        expires_at=now + lifetime,
+        expires_at=now + session_lifetime(remember),
         user_agent=client.user_agent[:USER_AGENT_MAX_CHARS],
         ip=client.ip[:IP_MAX_CHARS],
     )
@@ -119,15 +143,19 @@ def register(
     """Create a user and their profile in one transaction, start a session, and merge the
     guest cart into the new saved cart (in a savepoint: a failed merge never fails the sign-up).
 
-    The email is stored as typed but unique whatever its case: the unique index decides, so
-    two simultaneous sign-ups for one address give one account and an `EmailTaken` for the
-    other (recorded as a failed registration). The password is hashed before anything is
-    checked, so a taken address answers no faster than a free one.
+    The email is stored as typed, and unique in its canonical form (emails.canonical_email):
+    the unique index decides, so two simultaneous sign-ups for one address, however each is
+    written, give one account and an `EmailTaken` for the other (recorded as a failed
+    registration). The password is hashed before anything is checked, so a taken address
+    answers no faster than a free one.
     """
     password_hash = _hash_password(password)
+    canonical = canonical_email(email)
     begin_write()
+    rls.act_as(None, email=canonical)
     try:
-        user = User(email=email, password_hash=password_hash, last_login_at=utcnow())
+        user = User(email=email, email_canonical=canonical, password_hash=password_hash,
+                    last_login_at=utcnow())
         db.session.add(user)
         db.session.flush()
         rls.act_as(user.id)
@@ -144,7 +172,7 @@ def register(
         raise EmailTaken(email) from None
     merge = carts.merge_safely(user.id, guest_cart)
     db.session.commit()
-    return SignedIn(user, token, row.id, remember, merge)
+    return SignedIn(user, token, row.id, remember, row.expires_at, merge)
 
 
 def authenticate(email: str, password: str) -> User:
@@ -165,13 +193,16 @@ def authenticate(email: str, password: str) -> User:
 def sign_in(
     email: str, password: str,
     client: Client = Client(), remember: bool = False,  # noqa: B008 - frozen, so safe
-    guest_cart: carts.GuestCart | None = None,
+    guest_cart: carts.GuestCart | None = None, ending_session_id: int | None = None,
 ) -> SignedIn:
     """Check the credentials, start a session (a new `user_sessions` row) and merge the guest
     cart into the saved cart, all in one transaction (the merge in a savepoint of its own).
 
-    Raises `InvalidCredentials` (recorded as a failed sign-in) for an unknown email, a wrong
-    password or a disabled account alike. A hash made with an older method is upgraded.
+    `ending_session_id` is the session this browser was signed in with (signing in as
+    someone else, or again): it is revoked in the same transaction, so its cookie, wherever
+    it was copied, is anonymous from now on. Raises `InvalidCredentials` (recorded as a
+    failed sign-in) for an unknown email, a wrong password or a disabled account alike; the
+    old session then stays. A hash made with an older method is upgraded.
     """
     try:
         user = authenticate(email, password)
@@ -179,8 +210,10 @@ def sign_in(
         db.session.rollback()
         events.record_failure(events.LOGIN, detail="invalid_credentials")
         raise
-    rls.act_as(user.id)
     begin_write()  # the password check ran outside the write lock; now write
+    if ending_session_id is not None:
+        _revoke(ending_session_id)  # still in the old session's scope: its own row
+    rls.act_as(user.id)
     if not user.password_hash.startswith(current_app.config["PASSWORD_HASH_METHOD"] + "$"):
         user.password_hash = _hash_password(password)
     user.last_login_at = utcnow()
@@ -188,7 +221,7 @@ def sign_in(
     events.record(events.LOGIN, True, user.id)
     merge = carts.merge_safely(user.id, guest_cart)
     db.session.commit()
-    return SignedIn(user, token, row.id, remember, merge)
+    return SignedIn(user, token, row.id, remember, row.expires_at, merge)
 
 
 def load_session(token: str) -> User | None:
@@ -213,6 +246,9 @@ def load_session(token: str) -> User | None:
     if row is None:
         return None
     user = row.User
+    # The request's user is a snapshot: a rollback later in the request (or the account's
+    # deletion by another request meanwhile) must not make reading it query or fail.
+    db.session.expunge(user)
     rls.act_as(user.id, token_hash)
     user.session_id = row.id
     user.session_token = token
@@ -228,14 +264,18 @@ def load_session(token: str) -> User | None:
     return user
 
 
-def sign_out(session_id: int) -> None:
-    """Revoke one session, so its cookie is anonymous from now on."""
-    begin_write()
-    db.session.execute(
+def _revoke(session_id: int) -> int:
+    return db.session.execute(
         update(UserSession)
         .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())
-    )
+    ).rowcount
+
+
+def sign_out(session_id: int) -> None:
+    """Revoke one session, so its cookie is anonymous from now on."""
+    begin_write()
+    _revoke(session_id)
     db.session.commit()
 
 
@@ -253,9 +293,9 @@ def update_profile(user_id: int, changes: dict[str, object]) -> Profile:
     """
     begin_write()
     profile = get_profile(user_id)
-    for field in PROFILE_FIELDS:
-        if field in changes:
-            setattr(profile, field, changes[field])
+    for name in PROFILE_FIELDS:
+        if name in changes:
+            setattr(profile, name, changes[name])
     profile.updated_at = utcnow()
     db.session.commit()
     return profile
@@ -270,11 +310,11 @@ def _check_password(user_id: int, password: str) -> User:
     return user
 
 
-def change_password(user_id: int, session_id: int, current: str, new: str) -> str:
-    """Set a new password after checking the current one; returns this session's new token.
+def change_password(user_id: int, session_id: int, current: str, new: str) -> SignedIn:
+    """Set a new password after checking the current one; returns this session, continued.
 
     Every other session of the account is revoked, and this one continues under a fresh token
-    so a copy of the old cookie is anonymous too. Raises `WrongPassword`.
+    (same end as before) so a copy of the old cookie is anonymous too. Raises `WrongPassword`.
     """
     user = _check_password(user_id, current)
     new_hash = _hash_password(new)
@@ -291,13 +331,14 @@ def change_password(user_id: int, session_id: int, current: str, new: str) -> st
         .values(revoked_at=now)
     )
     token = secrets.token_urlsafe(SESSION_TOKEN_BYTES)
-    db.session.execute(
+    remember, expires_at = db.session.execute(
         update(UserSession)
         .where(UserSession.id == session_id, UserSession.user_id == user_id)
         .values(token_hash=hash_token(token), last_seen_at=now)
-    )
+        .returning(UserSession.remember, UserSession.expires_at)
+    ).one()
     db.session.commit()
-    return token
+    return SignedIn(user, token, session_id, remember, expires_at)
 
 
 def list_sessions(user_id: int) -> list[UserSession]:
@@ -348,19 +389,35 @@ def delete_account(user_id: int, password: str) -> None:
 class AccountsCheck:
     users_without_profile: list[int]
     stale_sessions: int
+    # (user, the user holding its canonical e-mail): accounts that collided when the
+    # canonical column came. Not repaired automatically: which one to keep is a person's call.
+    email_collisions: list[tuple[int, int | None]] = field(default_factory=list)
     profiles_created: int = 0
     sessions_purged: int = 0
 
     @property
     def broken(self) -> bool:
-        return bool(self.users_without_profile)
+        return bool(self.users_without_profile or self.email_collisions)
+
+
+def _email_collisions() -> list[tuple[int, int | None]]:
+    """Users without a canonical e-mail, each with the user who holds that form."""
+    uncanonical = db.session.execute(
+        select(User.id, User.email).where(User.email_canonical.is_(None)).order_by(User.id)
+    ).all()
+    return [
+        (user_id, db.session.scalar(
+            select(User.id).where(User.email_canonical == canonical_email(email))))
+        for user_id, email in uncanonical
+    ]
 
 
 def check_accounts(fix: bool = False) -> AccountsCheck:
-    """Find users without a profile and session rows expired or revoked over 30 days ago.
+    """Find users without a profile, accounts whose e-mail collides with another's in
+    canonical form, and session rows expired or revoked over 30 days ago.
 
     With `fix`, create the missing profiles (names empty, for the shopper to fill in) and
-    purge the stale session rows, in one transaction.
+    purge the stale session rows, in one transaction; collisions stay for a person to settle.
     """
     cutoff = utcnow() - timedelta(days=STALE_SESSION_DAYS)
     stale = or_(UserSession.revoked_at < cutoff, UserSession.expires_at < cutoff)
@@ -375,13 +432,14 @@ def check_accounts(fix: bool = False) -> AccountsCheck:
         )
     )
     stale_count = db.session.scalar(select(func.count()).select_from(UserSession).where(stale))
+    collisions = _email_collisions()
     if not fix:
         db.session.rollback()
-        return AccountsCheck(orphans, stale_count)
+        return AccountsCheck(orphans, stale_count, collisions)
     for user_id in orphans:
         db.session.add(Profile(user_id=user_id, first_name="", last_name=""))
     purged = db.session.execute(delete(UserSession).where(stale)).rowcount
     db.session.commit()
     return AccountsCheck(
-        orphans, stale_count, profiles_created=len(orphans), sessions_purged=purged
+        orphans, stale_count, collisions, profiles_created=len(orphans), sessions_purged=purged
     )

@@ -1,17 +1,35 @@
-"""Flask-Login wiring: the cookie's session token resolves to a user through `user_sessions`."""
+"""Flask-Login wiring: the cookie's session token resolves to a user through `user_sessions`,
+and a remembered session's cookie ends exactly when its row does."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import Flask, flash, jsonify, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_login import login_user
 
 from storefront import accounts
 from storefront.extensions import login_manager
 
+SESSION_ENDS_KEY = "_ends"  # a remembered session's end, as a Unix time
+SIGN_IN_FIRST = "Sign in to use this."
+
 
 @login_manager.user_loader
 def load_user(token: str):  # noqa: ANN201
     return accounts.load_session(token)
+
+
+class ShopSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie, whose expiry for a remembered session is the session row's
+    `expires_at` (30 days from sign-in), not "30 days from the last request"."""
+
+    def get_expiration_time(self, app: Flask, session: SessionMixin) -> datetime | None:
+        ends = session.get(SESSION_ENDS_KEY) if session.permanent else None
+        if isinstance(ends, int):
+            return datetime.fromtimestamp(ends, UTC)
+        return super().get_expiration_time(app, session)
 
 
 def start_session(signed: accounts.SignedIn) -> None:
@@ -23,12 +41,14 @@ def start_session(signed: accounts.SignedIn) -> None:
     user.session_remember = signed.remember
     login_user(user)
     session.permanent = signed.remember
+    if signed.remember:
+        session[SESSION_ENDS_KEY] = int(signed.expires_at.timestamp())
 
 
 @login_manager.unauthorized_handler
 def unauthorized():  # noqa: ANN201
     if request.path.startswith("/api/"):
-        return jsonify(error="Sign in to use this."), 401
+        return jsonify(error=SIGN_IN_FIRST), 401
     flash("Please sign in to see that page.", "info")
     target = request.full_path if request.query_string else request.path
     return redirect(url_for("auth.login", next=target))
@@ -39,3 +59,4 @@ def register(app: Flask) -> None:
     # are not used ("remember me" makes the signed session permanent instead).
     login_manager.session_protection = None
     login_manager.login_view = "auth.login"
+    app.session_interface = ShopSessionInterface()

@@ -1,15 +1,21 @@
-"""Carts: the saved cart in `user_carts`, the merge of a guest cart at sign-in, and cleanup.
+"""Carts: the rules every cart follows, the saved cart in `user_carts`, the guest cart's
+lines, the merge of a guest cart at sign-in, and cleanup.
 
-Quantities only ever change in SQL, in one statement (an upsert capped at stock and
-`LINE_MAX_QUANTITY`), so simultaneous adds never lose an increment. The guest cart lives in
-the session cookie; this module sees it only as a `GuestCart` value.
+The rules live here once, for both kinds of cart: a cart holds at most `CART_MAX_LINES`
+lines; a line holds `min(wanted, stock, LINE_MAX_QUANTITY)`; a sold-out or inactive product is
+not added; changing a line that is not in the cart is `NotInCart`. The guest cart lives in the
+session cookie: this module sees only its lines (`{product_id: quantity}`, in the order they
+were added) and hands back new ones. Saved-cart quantities only ever change in SQL, in one
+statement (an upsert capped at stock and `LINE_MAX_QUANTITY`), so simultaneous adds never
+lose an increment.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -24,29 +30,42 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from storefront import events
 from storefront.database import begin_write, db, insert, least
 from storefront.exceptions import CartFull, NotFound, NotInCart, SoldOut
+from storefront.ids import require_id
 from storefront.models import (
     CART_MAX_LINES,
     CART_UNTOUCHED_DAYS,
     LINE_MAX_QUANTITY,
-    PRODUCT_ID_MAX,
     REMEMBER_SESSION_DAYS,
     CartMerge,
     Product,
+    User,
     UserCart,
     utcnow,
 )
 
 log = logging.getLogger(__name__)
+GuestLines = Mapping[int, int]
 
 
 @dataclass(frozen=True)
 class CartLine:
     product: Product
     quantity: int
+
+    @property
+    def withdrawn(self) -> bool:
+        """The product is no longer sold (inactive): the line leaves the cart when shown."""
+        return not self.product.active
+
+    @property
+    def available(self) -> bool:
+        """The line can be bought now: counted in the subtotal and the header's count."""
+        return self.product.active and not self.product.sold_out
 
     @property
     def line_total(self) -> Decimal:
@@ -60,15 +79,21 @@ class CartLine:
 
 @dataclass(frozen=True)
 class CartView:
+    """A cart's lines in the order they were first added, with what can be bought now."""
+
     lines: list[CartLine]
 
     @property
     def subtotal(self) -> Decimal:
-        return sum((line.line_total for line in self.lines), Decimal("0.00"))
+        return sum((line.line_total for line in self.lines if line.available), Decimal("0.00"))
 
     @property
     def count(self) -> int:
-        return sum(line.quantity for line in self.lines)
+        return sum(line.quantity for line in self.lines if line.available)
+
+    @property
+    def withdrawn(self) -> list[CartLine]:
+        return [line for line in self.lines if line.withdrawn]
 
 
 @dataclass(frozen=True)
@@ -80,38 +105,138 @@ class AddResult:
 
 @dataclass(frozen=True)
 class GuestCart:
-    """A guest's cart as the session holds it: a random token and {product_id: quantity}."""
+    """A guest's cart as the session holds it: a random token and its lines, in order."""
 
     token: str
-    lines: Mapping[int, int]
+    lines: GuestLines
 
 
-@dataclass(frozen=True)
-class MergeNote:
-    product_name: str
-    change: str  # "summed", "capped" or "dropped"
-    text: str
-
-
-@dataclass(frozen=True)
-class MergeResult:
-    merged: bool = False  # False: nothing to merge, or this guest cart was merged before
-    failed: bool = False
-    lines_in: int = 0
-    lines_kept: int = 0
-    notes: list[MergeNote] = field(default_factory=list)
-
-    def count(self, change: str) -> int:
-        return sum(1 for note in self.notes if note.change == change)
-
-    @property
-    def has_warnings(self) -> bool:
-        return any(note.change in ("capped", "dropped") for note in self.notes)
-
+# The rules, shared by both kinds of cart --------------------------------------------------------
 
 def cap_quantity(requested: int, stock: int) -> int:
     """The quantity a line may hold: `min(requested, stock, LINE_MAX_QUANTITY)`."""
     return max(0, min(requested, stock, LINE_MAX_QUANTITY))
+
+
+def _check_room(has_line: bool, line_count: int) -> None:
+    """A new line needs room in the cart; an existing line can always grow."""
+    if not has_line and line_count >= CART_MAX_LINES:
+        raise CartFull(CART_MAX_LINES)
+
+
+def _check_purchasable(product: Product) -> None:
+    if product.sold_out:
+        raise SoldOut(product.name)
+
+
+def get_active_product(product_id: int) -> Product:
+    """The active product with this id; `NotFound` if there is none."""
+    require_id(product_id)
+    product = db.session.scalar(select(Product).where(Product.id == product_id, Product.active))
+    if product is None:
+        raise NotFound(f"product {product_id}")
+    return product
+
+
+def _not_in_cart(product_id: int) -> NotInCart:
+    """The error for changing a line the cart does not hold: `NotFound` (raised) if no active
+    product has this id at all, else a `NotInCart` naming it."""
+    return NotInCart(get_active_product(product_id).name)
+
+
+def view_of(quantities: GuestLines) -> CartView:
+    """Lines for `{product_id: quantity}` with their products, in one query, in the given
+    order. Products that no longer exist are left out; names and prices always come from
+    here; inactive products are kept (as withdrawn lines) so the shopper is told."""
+    if not quantities:
+        return CartView([])
+    by_id = {
+        product.id: product
+        for product in db.session.scalars(select(Product).where(Product.id.in_(list(quantities))))
+    }
+    return CartView(
+        [CartLine(by_id[pid], qty) for pid, qty in quantities.items() if pid in by_id]
+    )
+
+
+def count_of(quantities: GuestLines) -> int:
+    """Total quantity of the lines that can be bought now (one query, none if empty)."""
+    if not quantities:
+        return 0
+    available = set(
+        db.session.scalars(
+            select(Product.id).where(
+                Product.id.in_(list(quantities)), Product.active, Product.stock > 0
+            )
+        )
+    )
+    return sum(qty for pid, qty in quantities.items() if pid in available)
+
+
+# The guest cart's lines -----------------------------------------------------------------------
+
+def add_to_guest_lines(lines: GuestLines, product_id: int, quantity: int
+                       ) -> tuple[dict[int, int], AddResult]:
+    """`lines` with `quantity` more of a product (the same caps as the saved cart).
+
+    Raises `NotFound`, `SoldOut` or `CartFull`; a new product goes last.
+    """
+    product = get_active_product(product_id)
+    _check_purchasable(product)
+    existing = lines.get(product_id, 0)
+    _check_room(existing > 0, len(lines))
+    wanted = existing + quantity
+    new_lines = {**lines, product_id: cap_quantity(wanted, product.stock)}
+    final = new_lines[product_id]
+    return new_lines, AddResult(product, final, capped=final < wanted)
+
+
+def set_guest_quantity(lines: GuestLines, product_id: int, quantity: int
+                       ) -> tuple[dict[int, int], AddResult | None]:
+    """`lines` with one line set to `quantity` (capped); 0 removes it (result None).
+
+    Raises `NotFound`, `NotInCart` or `SoldOut`, in that order, like the saved cart.
+    """
+    if product_id not in lines:
+        raise _not_in_cart(product_id)
+    product = get_active_product(product_id)
+    new_lines = dict(lines)
+    if quantity == 0:
+        del new_lines[product_id]
+        return new_lines, None
+    _check_purchasable(product)
+    new_lines[product_id] = cap_quantity(quantity, product.stock)
+    final = new_lines[product_id]
+    return new_lines, AddResult(product, final, capped=final < quantity)
+
+
+def remove_from_guest_lines(lines: GuestLines, product_id: int) -> dict[int, int]:
+    """`lines` without one line; `NotFound` or `NotInCart` if the cart does not hold it."""
+    if product_id not in lines:
+        raise _not_in_cart(product_id)
+    return {pid: qty for pid, qty in lines.items() if pid != product_id}
+
+
+# The saved cart -------------------------------------------------------------------------------
+
+def get_saved_cart(user_id: int) -> CartView:
+    """The shopper's saved lines with their products, first added first (one query)."""
+    rows = db.session.execute(
+        select(UserCart.quantity, Product)
+        .join(Product, Product.id == UserCart.product_id)
+        .where(UserCart.user_id == user_id)
+        .order_by(UserCart.added_at, UserCart.product_id)
+    ).all()
+    return CartView([CartLine(row.Product, row.quantity) for row in rows])
+
+
+def count_saved_cart(user_id: int) -> int:
+    """Total quantity in the saved cart of what can be bought now (one query)."""
+    return db.session.scalar(
+        select(func.coalesce(func.sum(UserCart.quantity), 0))
+        .join(Product, Product.id == UserCart.product_id)
+        .where(UserCart.user_id == user_id, Product.active, Product.stock > 0)
+    )
 
 
 def _stock_of(product_id) -> object:  # noqa: ANN001
@@ -126,7 +251,8 @@ _EXCLUDED_STOCK = _stock_of(literal_column("excluded.product_id"))
 
 def _adding_to_existing_lines(statement):  # noqa: ANN001, ANN202
     """An INSERT into user_carts that, where the line exists, adds to it instead: the sum is
-    capped at the product's stock now and at 99, by the database, in the same statement."""
+    capped at the product's stock now and at 99, by the database, in the same statement. An
+    existing line keeps its `added_at`, so it keeps its place in the cart."""
     return statement.on_conflict_do_update(
         index_elements=["user_id", "product_id"],
         set_={
@@ -139,95 +265,31 @@ def _adding_to_existing_lines(statement):  # noqa: ANN001, ANN202
     )
 
 
-def get_active_product(product_id: int) -> Product:
-    """The active product with this id; `NotFound` if there is none."""
-    if not 1 <= product_id <= PRODUCT_ID_MAX:
-        raise NotFound(f"product {product_id}")
-    product = db.session.scalar(select(Product).where(Product.id == product_id, Product.active))
-    if product is None:
-        raise NotFound(f"product {product_id}")
-    return product
+def _line_count(user_id: int):  # noqa: ANN202
+    return select(func.count()).select_from(UserCart).where(UserCart.user_id == user_id)
 
 
-def get_purchasable_product(product_id: int) -> Product:
-    """The active product with this id; `NotFound` if none, `SoldOut` if it has no stock."""
-    product = get_active_product(product_id)
-    if product.stock <= 0:
-        raise SoldOut(product.name)
-    return product
+def _saved_line_for_writing(user_id: int, product_id: int):  # noqa: ANN202
+    """Open a write transaction and read the product, this user's quantity of it (or None)
+    and their number of lines, in one statement.
 
-
-def view_of(quantities: Mapping[int, int]) -> CartView:
-    """Lines for `{product_id: quantity}` with their active products, in one query.
-
-    Products that are gone or inactive are left out; names and prices always come from here.
+    The user's row is locked for the transaction (PostgreSQL), so two writes to one cart
+    happen one after the other and the 50-line cap holds even for simultaneous new lines.
+    `NotFound` if the product is not an active one, or the account is gone.
     """
-    if not quantities:
-        return CartView([])
-    products = db.session.scalars(
-        select(Product).where(Product.id.in_(list(quantities)), Product.active)
-    ).all()
-    by_id = {product.id: product for product in products}
-    return CartView(
-        [CartLine(by_id[pid], qty) for pid, qty in quantities.items() if pid in by_id]
-    )
-
-
-def count_of(quantities: Mapping[int, int]) -> int:
-    """Total quantity of the lines whose product is still active (one query, none if empty)."""
-    if not quantities:
-        return 0
-    active = set(
-        db.session.scalars(
-            select(Product.id).where(Product.id.in_(list(quantities)), Product.active)
-        )
-    )
-    return sum(qty for pid, qty in quantities.items() if pid in active)
-
-
-# The saved cart -------------------------------------------------------------------------------
-
-def get_saved_cart(user_id: int) -> CartView:
-    """The shopper's saved lines with their active products, oldest line first (one query)."""
-    rows = db.session.execute(
-        select(UserCart.quantity, Product)
-        .join(Product, Product.id == UserCart.product_id)
-        .where(UserCart.user_id == user_id, Product.active)
-        .order_by(UserCart.added_at, UserCart.product_id)
-    ).all()
-    return CartView([CartLine(row.Product, row.quantity) for row in rows])
-
-
-def count_saved_cart(user_id: int) -> int:
-    """Total quantity in the saved cart, active products only (one query)."""
-    return db.session.scalar(
-        select(func.coalesce(func.sum(UserCart.quantity), 0))
-        .join(Product, Product.id == UserCart.product_id)
-        .where(UserCart.user_id == user_id, Product.active)
-    )
-
-
-def _saved_line(user_id: int, product_id: int):  # noqa: ANN202
-    """The product, this user's quantity of it (or None) and their number of lines."""
-    line_count = (
-        select(func.count()).select_from(UserCart).where(UserCart.user_id == user_id)
-    ).scalar_subquery()
-    return db.session.execute(
-        select(Product, UserCart.quantity, line_count.label("line_count"))
+    require_id(product_id)
+    begin_write()
+    row = db.session.execute(
+        select(Product, UserCart.quantity, _line_count(user_id).scalar_subquery()
+               .label("line_count"))
+        .select_from(Product)
+        .join(User, User.id == user_id)
         .outerjoin(
             UserCart, and_(UserCart.product_id == Product.id, UserCart.user_id == user_id)
         )
         .where(Product.id == product_id, Product.active)
+        .with_for_update(of=User)
     ).first()
-
-
-def _saved_line_for_writing(user_id: int, product_id: int):  # noqa: ANN202
-    """Open a write transaction and read the line (`_saved_line`); `NotFound` if the product
-    is not an active one."""
-    if not 1 <= product_id <= PRODUCT_ID_MAX:
-        raise NotFound(f"product {product_id}")
-    begin_write()
-    row = _saved_line(user_id, product_id)
     if row is None:
         db.session.rollback()
         raise NotFound(f"product {product_id}")
@@ -238,22 +300,22 @@ def add_to_saved_cart(user_id: int, product_id: int, quantity: int) -> AddResult
     """Add `quantity` of a product to the saved cart, in one atomic upsert.
 
     The line becomes `min(existing + quantity, stock, 99)`, computed by the database, so
-    concurrent adds all count. Raises `NotFound` (no such active product), `SoldOut`, or
-    `CartFull` when a new line would pass `CART_MAX_LINES`.
+    concurrent adds all count. Raises `NotFound` (no such active product, or the account is
+    gone), `SoldOut`, or `CartFull` when a new line would pass `CART_MAX_LINES`; the
+    database re-checks stock and room in the same statement.
     """
     row = _saved_line_for_writing(user_id, product_id)
     product, existing = row.Product, row.quantity
-    if product.stock <= 0:
+    try:
+        _check_purchasable(product)
+        _check_room(existing is not None, row.line_count)
+    except (SoldOut, CartFull):
         db.session.rollback()
-        raise SoldOut(product.name)
-    if existing is None and row.line_count >= CART_MAX_LINES:
-        db.session.rollback()
-        raise CartFull(CART_MAX_LINES)
+        raise
 
     now = utcnow()
     has_room = or_(
-        select(func.count()).select_from(UserCart).where(UserCart.user_id == user_id)
-        .scalar_subquery() < CART_MAX_LINES,
+        _line_count(user_id).scalar_subquery() < CART_MAX_LINES,
         exists().where(UserCart.user_id == user_id, UserCart.product_id == product_id),
     )
     source = select(
@@ -265,8 +327,12 @@ def add_to_saved_cart(user_id: int, product_id: int, quantity: int) -> AddResult
             ["user_id", "product_id", "quantity", "added_at", "updated_at"], source
         )
     ).returning(UserCart.quantity)
-    result = db.session.execute(statement).scalar()
-    db.session.commit()
+    try:
+        result = db.session.execute(statement).scalar()
+        db.session.commit()
+    except IntegrityError:  # the account was deleted between the read and the write
+        db.session.rollback()
+        raise NotFound(f"user {user_id}") from None
     if result is None:  # stock or room went away between the read and the write
         raise CartFull(CART_MAX_LINES) if existing is None else SoldOut(product.name)
     return AddResult(product, result, capped=(existing or 0) + quantity > result)
@@ -300,14 +366,30 @@ def set_saved_quantity(user_id: int, product_id: int, quantity: int) -> AddResul
     return AddResult(row.Product, result, capped=result < quantity)
 
 
-def remove_from_saved_cart(user_id: int, product_id: int) -> bool:
-    """Remove a line; True if there was one."""
+def remove_from_saved_cart(user_id: int, product_id: int) -> None:
+    """Remove a line; `NotFound` or `NotInCart` if the cart does not hold it."""
+    require_id(product_id)
     begin_write()
     removed = db.session.execute(
         delete(UserCart).where(UserCart.user_id == user_id, UserCart.product_id == product_id)
     ).rowcount
     db.session.commit()
-    return removed > 0
+    if not removed:
+        raise _not_in_cart(product_id)
+
+
+def remove_withdrawn_saved_lines(user_id: int, product_ids: Iterable[int]) -> int:
+    """Remove the saved lines of these products if they are still inactive; how many went."""
+    begin_write()
+    removed = db.session.execute(
+        delete(UserCart).where(
+            UserCart.user_id == user_id,
+            UserCart.product_id.in_(list(product_ids)),
+            UserCart.product_id.in_(select(Product.id).where(~Product.active)),
+        )
+    ).rowcount
+    db.session.commit()
+    return removed
 
 
 def clear_saved_cart(user_id: int) -> int:
@@ -320,63 +402,114 @@ def clear_saved_cart(user_id: int) -> int:
 
 # The merge ------------------------------------------------------------------------------------
 
-def _plan_merge(user_id: int, guest: GuestCart) -> tuple[list[dict], list[MergeNote]]:
-    """Read the affected products and saved lines (one query) and decide each guest line."""
-    line_count = (
-        select(func.count()).select_from(UserCart).where(UserCart.user_id == user_id)
-    ).scalar_subquery()
+class MergeOutcome(enum.Enum):
+    """What the merge did with one guest line."""
+
+    ADDED = "added"  # a new saved line, as asked
+    SUMMED = "summed"  # added to a saved line, within every cap
+    CAPPED_AT_STOCK = "capped_at_stock"
+    CAPPED_AT_LINE_MAX = "capped_at_line_max"
+    DROPPED_UNAVAILABLE = "dropped_unavailable"  # gone or inactive
+    DROPPED_SOLD_OUT = "dropped_sold_out"
+    DROPPED_CART_FULL = "dropped_cart_full"  # a new line past CART_MAX_LINES
+
+    @property
+    def dropped(self) -> bool:
+        return self.name.startswith("DROPPED")
+
+    @property
+    def capped(self) -> bool:
+        return self.name.startswith("CAPPED")
+
+
+class MergeStatus(enum.Enum):
+    NOTHING = "nothing"  # no guest lines
+    MERGED = "merged"
+    ALREADY_MERGED = "already_merged"  # this guest cart was merged before (a replayed cookie)
+    FAILED = "failed"  # rolled back; the guest lines stay for a retry
+
+
+@dataclass(frozen=True)
+class MergedLine:
+    """The facts of one guest line's merge; the view words them."""
+
+    product_id: int
+    product_name: str | None  # None: no such product any more
+    outcome: MergeOutcome
+    saved: int  # the saved line's quantity before
+    guest: int  # the quantity brought from this visit
+    final: int  # the saved line's quantity after (0 when dropped)
+    stock: int
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    status: MergeStatus = MergeStatus.NOTHING
+    lines: tuple[MergedLine, ...] = ()
+    lines_in: int = 0
+
+    @property
+    def failed(self) -> bool:
+        return self.status is MergeStatus.FAILED
+
+    @property
+    def lines_kept(self) -> int:
+        return sum(1 for line in self.lines if not line.outcome.dropped)
+
+    def count(self, *, capped: bool = False, dropped: bool = False) -> int:
+        return sum(1 for line in self.lines
+                   if (capped and line.outcome.capped) or (dropped and line.outcome.dropped))
+
+
+def _decide(product_id: int, guest_quantity: int, row, room: int) -> MergedLine:  # noqa: ANN001
+    """One guest line against its product and saved line (`row`, None if no such product)."""
+    if row is None or not row.active:
+        name = row.name if row is not None else None
+        return MergedLine(product_id, name, MergeOutcome.DROPPED_UNAVAILABLE, 0, guest_quantity,
+                          0, 0)
+    saved = row.quantity or 0
+    if row.stock <= 0:
+        return MergedLine(product_id, row.name, MergeOutcome.DROPPED_SOLD_OUT, saved,
+                          guest_quantity, saved, 0)
+    if row.quantity is None and room <= 0:
+        return MergedLine(product_id, row.name, MergeOutcome.DROPPED_CART_FULL, 0,
+                          guest_quantity, 0, row.stock)
+    wanted = saved + guest_quantity
+    final = cap_quantity(wanted, row.stock)
+    if final < wanted:
+        outcome = (MergeOutcome.CAPPED_AT_STOCK if final == row.stock
+                   else MergeOutcome.CAPPED_AT_LINE_MAX)
+    else:
+        outcome = MergeOutcome.SUMMED if saved else MergeOutcome.ADDED
+    return MergedLine(product_id, row.name, outcome, saved, guest_quantity, final, row.stock)
+
+
+def _plan_merge(user_id: int, guest: GuestCart) -> list[MergedLine]:
+    """Read the affected products and saved lines (one query, the user's row locked) and
+    decide each guest line in the guest cart's order."""
     rows = db.session.execute(
         select(
             Product.id, Product.name, Product.stock, Product.active, UserCart.quantity,
-            line_count.label("line_count"),
+            _line_count(user_id).scalar_subquery().label("line_count"),
         )
+        .select_from(Product)
+        .join(User, User.id == user_id)
         .outerjoin(
             UserCart, and_(UserCart.product_id == Product.id, UserCart.user_id == user_id)
         )
         .where(Product.id.in_(list(guest.lines)))
+        .with_for_update(of=User)
     ).all()
     found = {row.id: row for row in rows}
     room = CART_MAX_LINES - (rows[0].line_count if rows else 0)
-    now = utcnow()
-    values: list[dict] = []
-    notes: list[MergeNote] = []
+    decided = []
     for product_id, guest_quantity in guest.lines.items():
         row = found.get(product_id)
-        if row is None or not row.active:
-            name = row.name if row is not None else f"Product #{product_id}"
-            notes.append(MergeNote(name, "dropped", f"{name}: removed, no longer available"))
-            continue
-        if row.stock <= 0:
-            notes.append(MergeNote(row.name, "dropped", f"{row.name}: removed, sold out"))
-            continue
-        saved = row.quantity or 0
-        if row.quantity is None:
-            if room <= 0:
-                notes.append(MergeNote(
-                    row.name, "dropped",
-                    f"{row.name}: removed, a cart holds at most {CART_MAX_LINES} lines",
-                ))
-                continue
-            room -= 1
-        total = saved + guest_quantity
-        final = cap_quantity(total, row.stock)
-        if final < total:
-            reason = (f"only {row.stock} in stock" if final == row.stock
-                      else f"at most {LINE_MAX_QUANTITY} per line")
-            notes.append(MergeNote(
-                row.name, "capped", f"{row.name}: {total} wanted, set to {final} ({reason})"
-            ))
-        elif saved:
-            notes.append(MergeNote(
-                row.name, "summed",
-                f"{row.name}: {saved} saved + {guest_quantity} from this visit = {total}",
-            ))
-        values.append({
-            "user_id": user_id, "product_id": product_id,
-            "quantity": cap_quantity(guest_quantity, row.stock),
-            "added_at": now, "updated_at": now,
-        })
-    return values, notes
+        line = _decide(product_id, guest_quantity, row, room)
+        if not line.outcome.dropped and row.quantity is None:
+            room -= 1  # a new saved line
+        decided.append(line)
+    return decided
 
 
 def merge_into_saved_cart(user_id: int, guest: GuestCart) -> MergeResult:
@@ -384,32 +517,42 @@ def merge_into_saved_cart(user_id: int, guest: GuestCart) -> MergeResult:
 
     Rules (DESIGN.md): quantities of the same product are summed, then capped at stock and
     99; lines of products gone, inactive or sold out are dropped, as are new lines past the
-    50-line limit; every summed, capped or dropped line gets a note for the receipt.
-    Idempotent: the guest token is recorded in `cart_merges` first-come, so a replayed cookie,
-    a double submit or a second tab merges nothing again. Four statements whatever the number
-    of lines: the read, the merge record, one bulk upsert, the event.
+    50-line limit; the result holds the facts of every line for the receipt. New lines keep
+    the guest cart's order, after the saved lines. Idempotent: the guest token is recorded in
+    `cart_merges` first-come, so a replayed cookie, a double submit or a second tab merges
+    nothing again (`ALREADY_MERGED`). Four statements whatever the number of lines: the
+    read, the merge record, one bulk upsert, the event.
     """
     if not guest.lines:
         return MergeResult()
-    values, notes = _plan_merge(user_id, guest)
+    decided = _plan_merge(user_id, guest)
+    kept = [line for line in decided if not line.outcome.dropped]
     claimed = db.session.execute(
         insert(CartMerge)
         .values(
             guest_token=guest.token, user_id=user_id, merged_at=utcnow(),
-            lines_in=len(guest.lines), lines_kept=len(values),
+            lines_in=len(guest.lines), lines_kept=len(kept),
         )
         .on_conflict_do_nothing(index_elements=["guest_token"])
         .returning(CartMerge.id)
     ).scalar()
     if claimed is None:
-        return MergeResult(lines_in=len(guest.lines))
-    if values:
+        return MergeResult(MergeStatus.ALREADY_MERGED, lines_in=len(guest.lines))
+    if kept:
+        now = utcnow()
+        # One microsecond apart: the new lines keep the order the guest added them in.
+        values = [
+            {"user_id": user_id, "product_id": line.product_id,
+             "quantity": cap_quantity(line.guest, line.stock),
+             "added_at": now + timedelta(microseconds=index), "updated_at": now}
+            for index, line in enumerate(kept)
+        ]
         db.session.execute(_adding_to_existing_lines(insert(UserCart).values(values)))
-    result = MergeResult(True, False, len(guest.lines), len(values), notes)
+    result = MergeResult(MergeStatus.MERGED, tuple(decided), len(guest.lines))
     events.record(
         events.CART_MERGE, True, user_id,
-        f"merged={len(values)} capped={result.count('capped')} "
-        f"dropped={result.count('dropped')} summed={result.count('summed')}",
+        lines_merged=result.lines_kept, lines_capped=result.count(capped=True),
+        lines_dropped=result.count(dropped=True),
     )
     return result
 
@@ -418,7 +561,7 @@ def merge_safely(user_id: int, guest: GuestCart | None) -> MergeResult:
     """`merge_into_saved_cart` in a savepoint of the caller's transaction.
 
     A failed merge must never fail the sign-in around it: the savepoint is rolled back, the
-    failure is logged and recorded as an event, and the result says `failed` so the caller
+    failure is logged and recorded as an event, and the result says `FAILED` so the caller
     keeps the guest lines for a retry.
     """
     if guest is None or not guest.lines:
@@ -429,14 +572,20 @@ def merge_safely(user_id: int, guest: GuestCart | None) -> MergeResult:
     except Exception as error:  # noqa: BLE001 - the one broad catch (STYLE.md): never lose a sign-in
         log.exception("cart merge failed for user %s", user_id)
         events.record(events.CART_MERGE, False, user_id, f"error={type(error).__name__}")
-        return MergeResult(failed=True, lines_in=len(guest.lines))
+        return MergeResult(MergeStatus.FAILED, lines_in=len(guest.lines))
 
 
 def retry_merge(user_id: int, guest: GuestCart) -> MergeResult:
-    """Merge guest lines that an earlier sign-in could not merge, in a transaction of its own."""
+    """Merge guest lines that an earlier sign-in could not merge, in a transaction of its own.
+
+    `NotFound` if the account is gone meanwhile."""
     begin_write()
     result = merge_safely(user_id, guest)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise NotFound(f"user {user_id}") from None
     return result
 
 

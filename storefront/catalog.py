@@ -29,8 +29,14 @@ from storefront.models import (
 
 REQUIRED_COLUMNS = ("sku", "name", "price", "stock")
 OPTIONAL_COLUMNS = ("description",)
-PRICE_PATTERN = re.compile(r"\d+(\.\d{1,2})?")
-STOCK_PATTERN = re.compile(r"\d+")
+# ASCII digits only: `\d` would also take Arabic-Indic or full-width digits.
+PRICE_PATTERN = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
+STOCK_PATTERN = re.compile(r"[0-9]+")
+# A description may span lines (tab, CR, LF), but holds no other control character.
+DESCRIPTION_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters, and the bidirectional embeddings, overrides and isolates that make a
+# name read differently from what it holds (Trojan Source).
+HIDDEN_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,9 @@ def _validate_rows(text: str) -> list[_Row]:
         raise CatalogImportError([(1, "the file is empty (expected a header row)")])
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [name.strip().lower() for name in (reader.fieldnames or [])]
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise CatalogImportError([(1, f"repeated column(s): {', '.join(repeated)}")])
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if missing:
         raise CatalogImportError([(1, f"missing column(s): {', '.join(missing)}")])
@@ -170,8 +179,10 @@ def _validate_rows(text: str) -> list[_Row]:
                 reasons.append(f"name must be 1..{PRODUCT_NAME_MAX_CHARS} characters")
             if len(description) > DESCRIPTION_MAX_CHARS:
                 reasons.append(f"description is longer than {DESCRIPTION_MAX_CHARS} characters")
-            if any("\x00" in value for value in values.values()):
-                reasons.append("contains a NUL character")
+            if HIDDEN_CHARACTERS.search(sku) or HIDDEN_CHARACTERS.search(name):
+                reasons.append("sku or name holds a control or bidirectional-override character")
+            if DESCRIPTION_CONTROL_CHARACTERS.search(description):
+                reasons.append("description holds a control character")
             price = _parse_price(values["price"])
             if isinstance(price, str):
                 reasons.append(price)

@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 
 from storefront import accounts, carts, catalog, events
 from storefront.exceptions import CatalogImportError
+from storefront.models import CART_UNTOUCHED_DAYS, REMEMBER_SESSION_DAYS, STALE_SESSION_DAYS
 
 catalog_cli = AppGroup("catalog", help="Load products into the catalog.")
 
@@ -46,28 +47,36 @@ accounts_cli = AppGroup("accounts", help="Look after customer accounts.")
 @accounts_cli.command("check")
 @click.option("--fix", is_flag=True, help="Create missing profiles and purge stale sessions.")
 def check_command(fix: bool) -> None:
-    """Find users without a profile (a broken invariant: exit 1) and session rows expired or
-    revoked over 30 days ago. With --fix, repair both, print what was done, exit 0."""
+    """Find users without a profile and accounts whose e-mail collides with another's in
+    canonical form (broken invariants: exit 1), and session rows expired or revoked over 30
+    days ago. With --fix, create the missing profiles and purge those rows, printing what was
+    done; collisions are only reported (exit 1), as which account to keep is a person's call."""
     result = accounts.check_accounts(fix=fix)
     for user_id in result.users_without_profile:
         click.echo(f"user {user_id}: no profile" + (" (created an empty one)" if fix else ""))
+    for user_id, holder in result.email_collisions:
+        click.echo(f"user {user_id}: e-mail collides with user {holder} in canonical form; "
+                   "this account cannot sign in until one of them changes address")
     if fix:
         click.echo(f"Profiles created: {result.profiles_created}.")
         click.echo(f"Stale session rows purged: {result.sessions_purged}.")
-        return
-    click.echo(f"Users without a profile: {len(result.users_without_profile)}.")
-    click.echo(f"Stale session rows (over 30 days): {result.stale_sessions}.")
-    if result.broken:
+    else:
+        click.echo(f"Users without a profile: {len(result.users_without_profile)}.")
+        click.echo(f"Stale session rows (over {STALE_SESSION_DAYS} days): "
+                   f"{result.stale_sessions}.")
+    click.echo(f"Accounts colliding by e-mail: {len(result.email_collisions)}.")
+    if result.email_collisions or (not fix and result.broken):
         raise SystemExit(1)
-    click.echo("All accounts are whole.")
+    if not fix:
+        click.echo("All accounts are whole.")
 
 
 carts_cli = AppGroup("carts", help="Look after saved carts.")
 
 
 @carts_cli.command("cleanup")
-@click.option("--days", type=click.IntRange(min=1), default=90, show_default=True,
-              help="Remove saved-cart lines untouched for this many days.")
+@click.option("--days", type=click.IntRange(min=1), default=CART_UNTOUCHED_DAYS,
+              show_default=True, help="Remove saved-cart lines untouched for this many days.")
 @click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
 def cleanup_command(days: int, dry_run: bool) -> None:
     """Remove saved-cart lines untouched for N days and lines of inactive products, and
@@ -76,7 +85,8 @@ def cleanup_command(days: int, dry_run: bool) -> None:
     verb = "Would remove" if dry_run else "Removed"
     click.echo(f"{verb} {result.inactive_lines} line(s) of inactive products.")
     click.echo(f"{verb} {result.stale_lines} line(s) untouched for {days} days.")
-    click.echo(f"{verb} {result.old_merges} merge record(s) older than 30 days.")
+    click.echo(f"{verb} {result.old_merges} merge record(s) older than "
+               f"{REMEMBER_SESSION_DAYS} days.")
 
 
 @click.command("report")
@@ -93,23 +103,35 @@ def report_command(days: int, as_json: bool) -> None:
         return "n/a (nothing happened)" if rate is None else f"{rate:.1%}"
 
     median = report.median_session_minutes
-    click.echo(f"Figures for the last {days} day(s)")
-    click.echo(f"  registration success rate   {percent(report.registration_success_rate)}"
-               f"  ({report.accounts_created} accounts / {report.registration_attempts} attempts)")
-    click.echo(f"  profile creation rate       {percent(report.profile_creation_success_rate)}"
-               f"  ({report.profiles_created} profiles / {report.accounts_created} accounts)")
-    click.echo(f"  sign-ins                    {report.sign_ins} ({report.failed_sign_ins} failed)")
-    click.echo(f"  sessions                    {report.sessions_started} started, "
-               f"{report.sessions_active} active, {report.sessions_revoked} revoked")
-    click.echo(f"  session persistence         {percent(report.session_persistence_rate)}"
-               "  (came back after more than an hour)")
-    click.echo("  median session length       "
-               + ("n/a" if median is None else f"{median} min"))
-    click.echo(f"  cart merge success rate     {percent(report.cart_merge_success_rate)}"
-               f"  ({report.cart_merges_succeeded} ok / {report.cart_merges_attempted} attempted,"
-               f" {report.cart_merges_failed} failed)")
-    click.echo(f"  cart lines                  {report.cart_lines_merged} merged, "
-               f"{report.cart_lines_capped} capped, {report.cart_lines_dropped} dropped")
+    lines = [
+        f"Figures for the last {days} day(s)",
+        "From the events (what happened, deleted accounts included):",
+        f"  registration success rate    {percent(report.registration_success_rate)}"
+        f"  ({report.accounts_created} accounts created / {report.registration_attempts}"
+        " valid registration attempts)",
+        f"  sign-ins                     {report.sign_ins} successful (sign-ups included)",
+        f"  failed sign-ins              {report.failed_sign_ins}",
+        f"  sessions started             {report.sessions_started} (one per successful sign-in)",
+        f"  cart merge success rate      {percent(report.cart_merge_success_rate)}"
+        f"  ({report.cart_merges_succeeded} succeeded / {report.cart_merges_attempted} attempted;"
+        f" {report.cart_merges_failed} failed)",
+        f"  cart lines at merges         {report.cart_lines_merged} merged, "
+        f"{report.cart_lines_capped} capped, {report.cart_lines_dropped} dropped",
+        "From the tables (what is true now of the accounts that still exist):",
+        f"  profile creation rate        {percent(report.profile_creation_success_rate)}"
+        f"  ({report.profiles_created} with a profile / {report.accounts_remaining} accounts"
+        " created in the period)",
+        f"  sessions started, now        {report.sessions_remaining} of existing accounts: "
+        f"{report.sessions_active} active, {report.sessions_revoked} revoked, "
+        f"{report.sessions_expired} expired; {report.sessions_of_deleted_accounts} of accounts"
+        " deleted since",
+        f"  session persistence          {percent(report.session_persistence_rate)}"
+        f"  (of those {report.sessions_remaining}, seen again more than an hour after sign-in)",
+        "  median session length        "
+        + ("n/a (no sessions)" if median is None else f"{median} min (sign-in to last activity)"),
+    ]
+    for line in lines:
+        click.echo(line)
 
 
 def register(app: Flask) -> None:

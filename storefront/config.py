@@ -10,11 +10,14 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from storefront.models import REMEMBER_SESSION_DAYS
+
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
-DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - used only with FLASK_DEBUG=1 or in tests
+# Used only with FLASK_DEBUG=1 or in tests.
+DEV_SECRET_KEY = "dev-only-not-secret-" + "-" * 12  # noqa: S105
+SECRET_KEY_MIN_BYTES = 32
 MAX_CONTENT_LENGTH_BYTES = 1024 * 1024
-REMEMBER_SESSION_DAYS = 30
 
 
 class ConfigError(SystemExit):
@@ -51,6 +54,14 @@ def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _check_secret_key(name: str, key: str) -> None:
+    if len(key.encode("utf-8")) < SECRET_KEY_MIN_BYTES:
+        raise ConfigError(
+            f"{name} holds a key shorter than {SECRET_KEY_MIN_BYTES} bytes; use a long random "
+            "value (python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+
+
 def load_config(
     instance_path: str, overrides: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
@@ -71,24 +82,34 @@ def load_config(
             )
         secret_key = DEV_SECRET_KEY
 
+    _check_secret_key("SECRET_KEY", secret_key)
+
     database_url = env.get("DATABASE_URL") or "sqlite:///" + os.path.join(
         instance_path, "storefront.db"
     )
     config: dict[str, Any] = {
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a database error's message never carries form data into a log.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
+        # A store that does not answer raises limits' StorageError, which rate_limits catches.
+        "RATELIMIT_STORAGE_OPTIONS": {"wrap_exceptions": True},
         # Off only for load benchmarks, which replay one account from one address.
         "RATELIMIT_ENABLED": _env_bool(env, "RATELIMIT_ENABLED", True),
         "SESSION_COOKIE_SECURE": _env_bool(env, "SESSION_COOKIE_SECURE", not relaxed),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "PERMANENT_SESSION_LENGTH": REMEMBER_SESSION_DAYS * 24 * 3600,
+        # The cookie is sent when it changes, not on every response: a remembered session's
+        # cookie keeps the end its row has (auth_setup.ShopSessionInterface).
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "TRUST_PROXY_HOPS": _env_int(env, "TRUST_PROXY_HOPS", 0),
         "MAX_CONTENT_LENGTH": MAX_CONTENT_LENGTH_BYTES,
         "MAX_FORM_MEMORY_SIZE": MAX_CONTENT_LENGTH_BYTES,
         "WTF_CSRF_TIME_LIMIT": 3600,
+        # The check runs in security.protect_forms, after the request guard.
+        "WTF_CSRF_CHECK_DEFAULT": False,
         "DEVELOPMENT": debug,
         "TESTING": testing,
         # werkzeug's default scrypt cost is below OWASP's; tests use a cheap one.
@@ -96,9 +117,13 @@ def load_config(
     }
     if testing:
         config["PASSWORD_HASH_METHOD"] = "scrypt:1024:8:1"  # noqa: S105 - a method, not a secret
-    fallbacks = env.get("SECRET_KEY_FALLBACKS", "").strip()
+    # Blank entries are dropped: an empty key would sign (and accept) anything.
+    fallbacks = [key.strip() for key in env.get("SECRET_KEY_FALLBACKS", "").split(",")]
+    fallbacks = [key for key in fallbacks if key]
+    for key in fallbacks:
+        _check_secret_key("SECRET_KEY_FALLBACKS", key)
     if fallbacks:
-        config["SECRET_KEY_FALLBACKS"] = [key.strip() for key in fallbacks.split(",") if key]
+        config["SECRET_KEY_FALLBACKS"] = fallbacks
     config.update(overrides)
     config["SECRET_KEY"] = config.get("SECRET_KEY") or secret_key
     return config

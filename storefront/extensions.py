@@ -13,10 +13,11 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 # Storage comes from RATELIMIT_STORAGE_URI; if a shared store (Redis) goes down, counting
-# falls back to memory instead of failing the request.
+# falls back to memory instead of failing the request. Retry-After is set by the 429 page
+# (errors.py) from the same number it shows, so the extension's own headers stay off.
 limiter = Limiter(
     get_remote_address,
-    headers_enabled=True,
+    headers_enabled=False,
     in_memory_fallback_enabled=True,
     swallow_errors=True,
 )

@@ -31,6 +31,7 @@ PRICE_MAX = Decimal("99999999.99")  # Numeric(10, 2)
 STOCK_MAX = 1_000_000
 PRODUCTS_PER_PAGE = 24
 MAX_PAGE = 10_000
+LOW_STOCK_THRESHOLD = 5
 SEARCH_MAX_CHARS = 200
 
 EMAIL_MAX_CHARS = 254
@@ -53,7 +54,7 @@ STALE_SESSION_DAYS = 30
 CART_MAX_LINES = 50
 LINE_MAX_QUANTITY = 99
 GUEST_TOKEN_MAX_CHARS = 64
-PRODUCT_ID_MAX = 2**31 - 1  # a 32-bit INTEGER column: anything larger names no product
+ID_MAX = 2**31 - 1  # ids are 32-bit INTEGER columns: anything larger names no row
 CART_UNTOUCHED_DAYS = 90
 
 
@@ -104,6 +105,11 @@ class Product(db.Model):
     def sold_out(self) -> bool:
         return self.stock <= 0
 
+    @property
+    def low_stock(self) -> bool:
+        """Few enough left to say so ("Only 3 left")."""
+        return 0 < self.stock <= LOW_STOCK_THRESHOLD
+
 
 class User(UserMixin, db.Model):
     """Authentication facts only; names and preferences live in `Profile`.
@@ -113,10 +119,14 @@ class User(UserMixin, db.Model):
     """
 
     __tablename__ = "users"
-    __table_args__ = (Index("uq_users_email_lower", func.lower("email"), unique=True),)
+    __table_args__ = (Index("uq_users_email_canonical", "email_canonical", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(EMAIL_MAX_CHARS))
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX_CHARS))  # as typed, for display
+    # The one form every look-up uses (emails.canonical_email): one account per address
+    # however it is written. NULL only for an account that collided when the column came
+    # (`flask accounts check` reports it).
+    email_canonical: Mapped[str | None] = mapped_column(String(EMAIL_MAX_CHARS))
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -183,6 +193,10 @@ class Event(db.Model):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     detail: Mapped[str] = mapped_column(String(EVENT_DETAIL_MAX_CHARS), default="")
+    # A cart merge's figures, typed so the report sums them in SQL.
+    lines_merged: Mapped[int | None]
+    lines_capped: Mapped[int | None]
+    lines_dropped: Mapped[int | None]
 
 
 class UserCart(db.Model):

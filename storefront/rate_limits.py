@@ -1,63 +1,105 @@
-"""The shop's throttles (CONTRACT.md, "Limits"), as Flask-Limiter decorators.
+"""The shop's throttles (CONTRACT.md, "Limits").
 
-Counters live in RATELIMIT_STORAGE_URI: per worker with memory://, shared with Redis.
-Page views (GET) are never limited.
+Counters live in RATELIMIT_STORAGE_URI: per worker with memory://, shared with Redis. Page
+views (GET) are never limited.
+
+Two kinds:
+- `auth_posts`, a Flask-Limiter decorator: every POST counts, checked and counted in one
+  atomic step before the view.
+- `Budget`s, spent inside a view before the costly or guessable step and (for failure
+  budgets) given back when it succeeds. Spending is one atomic increment, so simultaneous
+  attempts can never pass more than the limit (a check-then-count would let 30 parallel
+  guesses through a limit of 10).
 """
 
 from __future__ import annotations
 
-from flask import Response, g, request
-from flask_login import current_user
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from limits import RateLimitItem, parse
+from limits.errors import StorageError
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
+from werkzeug.exceptions import TooManyRequests
 
 from storefront.extensions import limiter
-from storefront.models import EMAIL_MAX_CHARS
+
+log = logging.getLogger(__name__)
 
 AUTH_POSTS_PER_ADDRESS = "30 per minute"
 REGISTRATIONS_PER_ADDRESS = "10 per hour"
 FAILED_SIGN_INS_PER_ACCOUNT = "10 per 15 minutes"
 FAILED_REAUTHS_PER_ACCOUNT = "5 per 15 minutes"
+# Every account-page POST that checks the password (it costs a slow hash), successful or not.
+PASSWORD_CHECKS_PER_ACCOUNT = "10 per 15 minutes"  # noqa: S105 - a limit, not a password
+
+# When the shared store does not answer, budgets count in this process instead of failing.
+_fallback = FixedWindowRateLimiter(MemoryStorage())
 
 
-def _sign_in_account_key() -> str:
-    # Unknown emails are counted alike, else a 429 would reveal which accounts exist.
-    email = request.form.get("email", "").strip().lower()[:EMAIL_MAX_CHARS]
-    return f"sign-in:{email}"
+class TooManyAttempts(TooManyRequests):
+    """A spent budget: 429, with the seconds until it refills (the page and Retry-After)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = retry_after
 
 
-def _reauth_account_key() -> str:
-    return f"reauth:{current_user.get_id() and current_user.id}"
+@dataclass(frozen=True)
+class Budget:
+    """`limit` attempts per key (an account, an address) in a fixed window."""
+
+    scope: str
+    limit: str
+    item: RateLimitItem = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "item", parse(self.limit))
+
+    def _hit(self, key: str, cost: int) -> bool:
+        try:
+            return limiter.limiter.hit(self.item, self.scope, key, cost=cost)
+        except StorageError:
+            log.warning("rate-limit store unreachable: counting %s in this process", self.scope)
+            return _fallback.hit(self.item, self.scope, key, cost=cost)
+
+    def _retry_after(self, key: str) -> int:
+        try:
+            reset = limiter.limiter.get_window_stats(self.item, self.scope, key).reset_time
+        except StorageError:
+            reset = _fallback.get_window_stats(self.item, self.scope, key).reset_time
+        return max(1, int(round(reset - time.time())))
+
+    def spend(self, key: str) -> None:
+        """Count one attempt for `key`; `TooManyAttempts` if the budget is already spent."""
+        if not limiter.enabled:
+            return
+        if not self._hit(key, 1):
+            self._hit(key, -1)  # a refused attempt does not push the refill further away
+            raise TooManyAttempts(self._retry_after(key))
+
+    def refund(self, key: str) -> None:
+        """Give back an attempt that turned out not to count (a sign-in that succeeded)."""
+        if limiter.enabled:
+            self._hit(key, -1)
 
 
-def _flagged(name: str):  # noqa: ANN202
-    def deduct_when(_response: Response) -> bool:
-        return bool(g.get(name, False))
-
-    return deduct_when
-
-
-def note_failed_sign_in() -> None:
-    g.sign_in_failed = True
-
-
-def note_failed_reauth() -> None:
-    g.reauth_failed = True
-
-
-def note_registration_attempt() -> None:
-    g.registration_attempted = True
+@contextmanager
+def failure_counted(budget: Budget, key: str) -> Iterator[None]:
+    """Spend an attempt of a failure budget on the block; give it back if the block succeeds
+    (an exception from it, such as a wrong password, keeps it spent)."""
+    budget.spend(key)
+    yield
+    budget.refund(key)
 
 
 auth_posts = limiter.shared_limit(AUTH_POSTS_PER_ADDRESS, scope="auth-posts", methods=["POST"])
-registrations = limiter.limit(
-    REGISTRATIONS_PER_ADDRESS, methods=["POST"],
-    deduct_when=_flagged("registration_attempted"),
-)
-failed_sign_ins = limiter.limit(
-    FAILED_SIGN_INS_PER_ACCOUNT, key_func=_sign_in_account_key, methods=["POST"],
-    deduct_when=_flagged("sign_in_failed"),
-)
+registrations = Budget("registrations", REGISTRATIONS_PER_ADDRESS)
+failed_sign_ins = Budget("sign-in", FAILED_SIGN_INS_PER_ACCOUNT)
 # One budget for every page that re-checks the password (password change, deletion).
-failed_reauths = limiter.shared_limit(
-    FAILED_REAUTHS_PER_ACCOUNT, scope="reauth", key_func=_reauth_account_key, methods=["POST"],
-    deduct_when=_flagged("reauth_failed"),
-)
+failed_reauths = Budget("reauth", FAILED_REAUTHS_PER_ACCOUNT)
+password_checks = Budget("password-checks", PASSWORD_CHECKS_PER_ACCOUNT)

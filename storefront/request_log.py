@@ -2,6 +2,7 @@
 
 The line holds the request id, method, path (never the query string), status, duration in
 milliseconds and the user id or `-`: no form data, cookie or token, so no secret can leak.
+Whatever the client chose (method, path) passes through `loggable` first.
 """
 
 from __future__ import annotations
@@ -17,12 +18,21 @@ from flask import Flask, Response, g, request
 log = logging.getLogger("storefront.request")
 # An id handed in by the proxy is kept only if it looks like one (no log injection).
 INCOMING_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
-MAX_LOGGED_PATH_CHARS = 300
+MAX_LOGGED_CHARS = 300
+
+
+def loggable(text: str) -> str:
+    """Client text for a log line: non-ASCII and control characters escaped (`\\n`, `\\x00`),
+    so it can neither start a forged line nor break the log's encoding; cut to a sane size."""
+    return text.encode("unicode_escape", "backslashreplace").decode("ascii")[:MAX_LOGGED_CHARS]
 
 
 def _user_id() -> str:
-    user = g.get("_login_user")  # only if this request already loaded it: no extra query
-    return str(user.id) if user is not None and user.is_authenticated else "-"
+    # Only what this request already loaded, read without touching the database: after a
+    # rollback (or with the account deleted meanwhile) a refresh could fail.
+    user = g.get("_login_user")
+    user_id = getattr(user, "__dict__", {}).get("id") if user is not None else None
+    return str(user_id) if user_id is not None and user.is_authenticated else "-"
 
 
 def register(app: Flask) -> None:
@@ -45,10 +55,9 @@ def register(app: Flask) -> None:
         response.headers["X-Request-ID"] = request_id
         started = g.get("request_started")
         duration = (time.perf_counter() - started) * 1000 if started else 0.0
-        # Escaped, so a crafted path cannot start a forged log line.
-        path = request.path.encode("unicode_escape").decode("ascii")[:MAX_LOGGED_PATH_CHARS]
         log.info(
             "request_id=%s method=%s path=%s status=%s duration_ms=%.1f user=%s",
-            request_id, request.method, path, response.status_code, duration, _user_id(),
+            request_id, loggable(request.method), loggable(request.path),
+            response.status_code, duration, _user_id(),
         )
         return response

@@ -4,11 +4,29 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
+from storefront.extensions import csrf
+
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
 HSTS_MAX_AGE_SECONDS = 31_536_000
+
+
+CSRF_CHECKED_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def protect_forms() -> None:
+    """Every form POST carries the session's CSRF token (400 otherwise).
+
+    Runs after the request guard, so the token is read from checked input, and inside the
+    request's row-level scope. The JSON API checks its `X-CSRFToken` header itself, after
+    telling an anonymous caller to sign in (401).
+    """
+    if request.endpoint is None:  # no such route (404) or method (405): nothing to protect
+        return
+    if request.method in CSRF_CHECKED_METHODS and not request.path.startswith("/api/"):
+        csrf.protect()
 
 
 def register(app: Flask) -> None:

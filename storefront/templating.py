@@ -4,11 +4,26 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import Flask, g
+from flask import Flask
 
-from storefront.blueprints.cart.session_cart import current_cart
+from storefront.blueprints.redirects import return_path
+from storefront.models import (
+    LINE_MAX_QUANTITY,
+    LOW_STOCK_THRESHOLD,
+    PASSWORD_MAX_CHARS,
+    PASSWORD_MIN_CHARS,
+    SEARCH_MAX_CHARS,
+)
 
 CURRENCY_SYMBOL = "€"
+# The limits pages show or put in `max`/`maxlength`, from their one home.
+TEMPLATE_CONSTANTS = {
+    "LINE_MAX_QUANTITY": LINE_MAX_QUANTITY,
+    "LOW_STOCK_THRESHOLD": LOW_STOCK_THRESHOLD,
+    "PASSWORD_MAX_CHARS": PASSWORD_MAX_CHARS,
+    "PASSWORD_MIN_CHARS": PASSWORD_MIN_CHARS,
+    "SEARCH_MAX_CHARS": SEARCH_MAX_CHARS,
+}
 
 
 def money(value: Decimal | int | float | None) -> str:
@@ -25,13 +40,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(money, "money")
     app.add_template_filter(plain_money, "plain_money")
     app.add_template_filter(device, "device")
-    app.context_processor(_header_context)
-
-
-def _header_context() -> dict[str, object]:
-    if g.get("database_unavailable"):  # the 503 page must not query the database
-        return {"cart_count": 0}
-    return {"cart_count": current_cart().count()}
+    app.jinja_env.globals.update(TEMPLATE_CONSTANTS, return_path=return_path)
 
 
 BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),

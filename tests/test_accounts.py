@@ -4,19 +4,15 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from werkzeug.security import generate_password_hash
 
 from storefront import accounts, events
 from storefront.exceptions import EmailTaken, InvalidCredentials, NotFound, WrongPassword
 from storefront.extensions import db
 from storefront.models import Event, Profile, User, UserSession, utcnow
-from tests.conftest import PASSWORD
 from tests.factories import make_user
-
-
-def count(model) -> int:  # noqa: ANN001
-    return db.session.scalar(select(func.count()).select_from(model))
+from tests.support import PASSWORD, count_rows
 
 
 def test_register_writes_user_profile_session_and_events_together(app):
@@ -38,14 +34,14 @@ def test_register_is_one_transaction(app, monkeypatch):
     with pytest.raises(RuntimeError):
         accounts.register("ada@example.com", PASSWORD, "Ada", "Lovelace")
     db.session.rollback()
-    assert (count(User), count(Profile), count(Event)) == (0, 0, 0)
+    assert (count_rows(User), count_rows(Profile), count_rows(Event)) == (0, 0, 0)
 
 
 def test_duplicate_email_in_another_case_is_refused(app):
     make_user("ada@example.com")
     with pytest.raises(EmailTaken):
         accounts.register("ADA@example.COM", PASSWORD, "Other", "Person")
-    assert (count(User), count(Profile)) == (1, 1)
+    assert (count_rows(User), count_rows(Profile)) == (1, 1)
     failed = db.session.scalar(select(Event).where(Event.kind == "registration", ~Event.ok))
     assert failed.detail == "email_taken"
 
@@ -73,7 +69,7 @@ def test_registration_race_gives_one_account(app, database_url):
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == ["created", "taken"]
-    assert (count(User), count(Profile)) == (1, 1)
+    assert (count_rows(User), count_rows(Profile)) == (1, 1)
 
 
 def test_authenticate_says_nothing_about_which_part_was_wrong(app, monkeypatch):
@@ -149,10 +145,11 @@ def test_change_password_revokes_other_sessions_and_rotates_this_one(app):
     user = make_user()
     here = accounts.sign_in(user.email, PASSWORD)
     elsewhere = accounts.sign_in(user.email, PASSWORD)
-    new_token = accounts.change_password(user.id, here.session_id, PASSWORD, "a new long secret")
+    continued = accounts.change_password(user.id, here.session_id, PASSWORD, "a new long secret")
     assert accounts.load_session(elsewhere.token) is None
     assert accounts.load_session(here.token) is None
-    assert accounts.load_session(new_token).session_id == here.session_id
+    assert accounts.load_session(continued.token).session_id == here.session_id
+    assert (continued.session_id, continued.expires_at) == (here.session_id, here.expires_at)
     with pytest.raises(InvalidCredentials):
         accounts.sign_in(user.email, PASSWORD)
     assert accounts.sign_in(user.email, "a new long secret")
@@ -181,9 +178,9 @@ def test_delete_account_removes_everything_it_owns(app):
     with pytest.raises(WrongPassword):
         accounts.delete_account(user.id, "wrong password")
     accounts.delete_account(user.id, PASSWORD)
-    assert (count(User), count(Profile), count(UserSession)) == (0, 0, 0)
+    assert (count_rows(User), count_rows(Profile), count_rows(UserSession)) == (0, 0, 0)
     assert accounts.load_session(signed.token) is None
-    assert count(Event) > 0  # the figures keep their counts
+    assert count_rows(Event) > 0  # the figures keep their counts
     assert db.session.scalar(select(Event.user_id).limit(1)) is None
 
 
@@ -202,7 +199,7 @@ def test_check_finds_and_fixes_a_user_without_profile_and_stale_sessions(app):
     fixed = accounts.check_accounts(fix=True)
     assert (fixed.profiles_created, fixed.sessions_purged) == (1, 1)
     assert not accounts.check_accounts().broken
-    assert count(UserSession) == 1
+    assert count_rows(UserSession) == 1
 
 
 def test_report_counts_real_figures(app):

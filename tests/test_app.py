@@ -5,8 +5,8 @@ from flask import abort
 
 from storefront import create_app
 from storefront.config import ConfigError, load_config
-from tests.conftest import ShopClient, base_config
 from tests.factories import make_product
+from tests.support import ShopClient, base_config
 
 PRODUCTION_ENV = {"SECRET_KEY": "s" * 64}
 

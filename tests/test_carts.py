@@ -7,11 +7,12 @@ import pytest
 from sqlalchemy import func, select, update
 
 from storefront import accounts, carts, events
+from storefront.carts import MergeOutcome, MergeStatus
 from storefront.exceptions import CartFull, NotFound, NotInCart, SoldOut
 from storefront.extensions import db
 from storefront.models import CartMerge, Event, Product, UserCart, utcnow
-from tests.conftest import PASSWORD
 from tests.factories import make_product, make_products, make_user
+from tests.support import PASSWORD
 
 
 def saved(user_id: int) -> dict[int, int]:
@@ -130,9 +131,11 @@ def test_merge_sums_then_caps_at_stock(app):
     carts.add_to_saved_cart(user.id, tea.id, 3)
     result = merge(user.id, guest({coffee.id: 1, tea.id: 4, kettle.id: 1}))
     assert saved(user.id) == {coffee.id: 3, tea.id: 5, kettle.id: 1}
-    assert [(note.product_name, note.change) for note in result.notes] == [
-        ("Coffee", "summed"), ("Tea", "capped")]
-    assert "7 wanted, set to 5 (only 5 in stock)" in result.notes[1].text
+    assert [(line.product_name, line.outcome, line.saved, line.guest, line.final)
+            for line in result.lines] == [
+        ("Coffee", MergeOutcome.SUMMED, 2, 1, 3),
+        ("Tea", MergeOutcome.CAPPED_AT_STOCK, 3, 4, 5),
+        ("Kettle", MergeOutcome.ADDED, 0, 1, 1)]
 
 
 def test_merge_caps_at_99(app):
@@ -140,7 +143,8 @@ def test_merge_caps_at_99(app):
     carts.add_to_saved_cart(user.id, product.id, 90)
     result = merge(user.id, guest({product.id: 20}))
     assert saved(user.id) == {product.id: 99}
-    assert "at most 99 per line" in result.notes[0].text
+    assert [(line.outcome, line.final) for line in result.lines] == [
+        (MergeOutcome.CAPPED_AT_LINE_MAX, 99)]
 
 
 def test_merge_drops_inactive_sold_out_and_gone_products(app):
@@ -149,9 +153,10 @@ def test_merge_drops_inactive_sold_out_and_gone_products(app):
     hidden, empty = make_product(name="Hidden", active=False), make_product(name="Empty", stock=0)
     result = merge(user.id, guest({ok.id: 1, hidden.id: 1, empty.id: 2, 777_777: 3}))
     assert saved(user.id) == {ok.id: 1}
-    assert [(note.product_name, note.change) for note in result.notes] == [
-        ("Hidden", "dropped"), ("Empty", "dropped"), ("Product #777777", "dropped")]
-    assert result.has_warnings and (result.lines_in, result.lines_kept) == (4, 1)
+    assert [(line.product_name, line.outcome) for line in result.lines] == [
+        ("Fine", MergeOutcome.ADDED), ("Hidden", MergeOutcome.DROPPED_UNAVAILABLE),
+        ("Empty", MergeOutcome.DROPPED_SOLD_OUT), (None, MergeOutcome.DROPPED_UNAVAILABLE)]
+    assert (result.lines_in, result.lines_kept, result.count(dropped=True)) == (4, 1, 3)
 
 
 def test_merge_drops_new_lines_past_fifty(app):
@@ -162,14 +167,15 @@ def test_merge_drops_new_lines_past_fifty(app):
     result = merge(user.id, guest({products[0].id: 1, products[49].id: 1, products[50].id: 1}))
     assert len(saved(user.id)) == 50
     assert saved(user.id)[products[0].id] == 2
-    assert [note.change for note in result.notes] == ["summed", "dropped"]
+    assert [line.outcome for line in result.lines] == [
+        MergeOutcome.SUMMED, MergeOutcome.ADDED, MergeOutcome.DROPPED_CART_FULL]
 
 
 def test_merge_of_the_same_guest_cart_happens_once(app):
     user, product = make_user(), make_product()
     first = merge(user.id, guest({product.id: 2}))
     again = merge(user.id, guest({product.id: 2}))
-    assert first.merged and not again.merged
+    assert (first.status, again.status) == (MergeStatus.MERGED, MergeStatus.ALREADY_MERGED)
     assert saved(user.id) == {product.id: 2}
     assert db.session.scalar(select(func.count()).select_from(CartMerge)) == 1
 
@@ -195,7 +201,7 @@ def test_simultaneous_merges_of_one_guest_cart_merge_once(app):
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(result.merged for result in results) == [False, True]
+    assert sorted(result.status.value for result in results) == ["already_merged", "merged"]
     assert not any(result.failed for result in results)
     assert saved(user.id) == {product.id: 3}
 

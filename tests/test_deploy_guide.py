@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import PASSWORD, TEST_DATABASE_URL
-from tests.live import PROJECT_ROOT, free_port
+from tests.support import PASSWORD, PROJECT_ROOT, TEST_DATABASE_URL, free_port
 
 GUIDE = PROJECT_ROOT / "docs" / "deploy.md"
 # Run by `make install` / `make test` before any test, so not again here.
@@ -148,6 +147,6 @@ def test_the_deployment_guide_works_as_written(tmp_path):
                     assert "registration success rate" in result.stdout
         # After the restore the shop's data is still there and whole.
         restored = guide.run(".venv/bin/flask --app wsgi report --days 7")
-        assert "1 accounts / 1 attempts" in restored.stdout
+        assert "1 accounts created / 1 valid registration attempts" in restored.stdout
     finally:
         guide.drop()

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from storefront.extensions import db
 from storefront.models import CartMerge, Profile, User, UserCart
-from tests.conftest import PASSWORD, app_on
 from tests.factories import make_product, make_products
+from tests.support import PASSWORD, app_on
 
 pytestmark = pytest.mark.live
 

@@ -14,9 +14,8 @@ import sqlalchemy as sa
 from storefront import create_app
 from storefront.extensions import db
 from storefront.models import UserSession
-from tests.conftest import PASSWORD, ShopClient, base_config
 from tests.factories import make_user
-from tests.live import LiveServer
+from tests.support import PASSWORD, LiveServer, ShopClient, base_config
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip()
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
@@ -77,7 +76,7 @@ def test_pages_and_health_answer_503_when_the_database_is_unreachable():
     assert page.headers["Retry-After"]
     assert client.get("/healthz").status_code == 503
     with client.session_transaction() as session:  # a guest cart: its page must ask the database
-        session["cart"] = {"token": "t" * 16, "lines": {"1": 1}}
+        session["cart"] = {"token": "t" * 16, "lines": [[1, 1]]}
     api = client.get("/api/cart")
     assert api.status_code == 503 and api.get_json()["error"]
 

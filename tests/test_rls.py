@@ -9,8 +9,8 @@ from sqlalchemy import func, select, text
 from storefront import create_app
 from storefront.extensions import db
 from storefront.models import User
-from tests.conftest import ShopClient, base_config
 from tests.factories import make_product
+from tests.support import ShopClient, base_config
 
 OWNED_TABLES = ("profiles", "user_carts", "user_sessions", "cart_merges")
 

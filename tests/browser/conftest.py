@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
+from tests.support import IN_CI, LIVE_KIND, new_live_database, start_server
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--no-first-run", "--no-sandbox",  # the tests run as root
 ]
-IN_CI = os.environ.get("CI", "").strip().lower() == "true"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 # Explicit waits only; a page of this shop answers in milliseconds, so 10 s means "never".
 TIMEOUT_MS = 10_000
@@ -100,12 +101,9 @@ def shared_shop(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     """One gunicorn server for a whole module whose tests each use accounts of their own
     (a server costs about a second to start and stop). The rate limits then count for the
     module: keep its registrations under 10 an hour."""
-    from tests.conftest import LIVE_KIND, TEST_DATABASE_URL
-    from tests.live import new_database, start_server
-
     folder = tmp_path_factory.mktemp("shared-shop")
-    template = request.getfixturevalue("sqlite_template") if LIVE_KIND == "sqlite" else None
-    database = new_database(LIVE_KIND, template, folder, TEST_DATABASE_URL)
+    template = request.getfixturevalue("sqlite_template") if LIVE_KIND == "sqlite" else ""
+    database = new_live_database(LIVE_KIND, template, folder)
     try:
         server = start_server(database.url, folder)
     except Exception:

@@ -17,12 +17,13 @@ from tests.browser.ui import (
     fill_registration,
     fill_sign_in,
     flash,
+    open_account,
     open_account_page,
     register,
     seed_products,
     unique_email,
 )
-from tests.conftest import PASSWORD
+from tests.support import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -128,6 +129,7 @@ def test_delete_account_form_shows_its_error_and_keeps_the_account(shop, new_pag
     page = new_page()
     page.goto(shop.url)
     register(page, email)
+    open_account(page)
     password = page.get_by_label("Password", exact=True)
 
     page.get_by_role("button", name="Delete my account").click()

@@ -17,6 +17,7 @@ from tests.browser.ui import (
     cart_lines,
     fill_sign_in,
     flash,
+    open_account,
     open_account_page,
     open_cart,
     register,
@@ -25,7 +26,7 @@ from tests.browser.ui import (
     sign_out,
     unique_email,
 )
-from tests.conftest import PASSWORD
+from tests.support import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -125,6 +126,7 @@ def test_profile_changes_persist_across_sign_out_and_sign_in(shop, new_page) -> 
 
     sign_out(page)
     sign_in(page, email)
+    open_account(page)
     expect(page.locator("[data-profile-name]")).to_have_text("Grace Hopper")
     open_account_page(page, "Profile")
     expect(page.get_by_label("First name")).to_have_value("Grace")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import re
+from urllib.parse import urlsplit
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.conftest import PASSWORD, app_on
 from tests.factories import make_product
+from tests.support import PASSWORD, app_on
 
 
 def unique_email(label: str) -> str:
@@ -74,11 +75,22 @@ def fill_registration(page: Page, email: str, password: str = PASSWORD, confirm:
     page.get_by_role("button", name="Create account").click()
 
 
+def back_after_signing_in(page: Page) -> str:
+    """Where the header's sign-in and register links bring the shopper back to: this page
+    (/account when the page is itself a sign-in or sign-up page)."""
+    here = urlsplit(page.url)
+    if here.path.startswith("/auth/"):
+        return "**/account"
+    return page.url
+
+
 def register(page: Page, email: str, first: str = "Ada", last: str = "Lovelace") -> None:
-    """Register through the header link and the form, as a shopper does; lands on /account."""
+    """Register through the header link and the form, as a shopper does; comes back to the
+    page it started from."""
+    back = back_after_signing_in(page)
     page.locator("header").get_by_role("link", name="Register", exact=True).click()
     fill_registration(page, email, first=first, last=last)
-    page.wait_for_url("**/account")
+    page.wait_for_url(back)
     expect(page.locator(f'header [data-user-email="{email}"]')).to_be_visible()
 
 
@@ -89,10 +101,11 @@ def fill_sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
 
 
 def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
-    """Sign in through the header link; without a `next` the shop lands on /account."""
+    """Sign in through the header link; the shop comes back to the page it started from."""
+    back = back_after_signing_in(page)
     page.locator("header").get_by_role("link", name="Sign in", exact=True).click()
     fill_sign_in(page, email, password)
-    page.wait_for_url("**/account")
+    page.wait_for_url(back)
     expect(page.locator(f'header [data-user-email="{email}"]')).to_be_visible()
 
 
@@ -102,10 +115,15 @@ def sign_out(page: Page) -> None:
     expect(page.locator("header [data-user-email]")).to_have_count(0)
 
 
-def open_account_page(page: Page, link: str) -> None:
-    """Header "Account" link, then the account area's own navigation ("Profile", ...)."""
+def open_account(page: Page) -> None:
+    """The header's "Account" link: the account overview."""
     page.locator("header").get_by_role("link", name="Account", exact=True).click()
     page.wait_for_url("**/account")
+
+
+def open_account_page(page: Page, link: str) -> None:
+    """Header "Account" link, then the account area's own navigation ("Profile", ...)."""
+    open_account(page)
     nav = page.get_by_role("navigation", name="Your account")
     nav.get_by_role("link", name=link, exact=True).click()
     expect(nav.get_by_role("link", name=link, exact=True)).to_have_attribute("aria-current", "page")

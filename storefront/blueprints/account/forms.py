@@ -4,6 +4,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from storefront.blueprints.validators import (
     REQUIRED,
+    differs_from,
     name_field,
     new_password_field,
     phone_number,
@@ -27,12 +28,21 @@ class ProfileForm(FlaskForm):
 
 
 class PasswordForm(FlaskForm):
+    """`account_email` (not a field: never from the request) is the signed-in account's."""
+
     current_password = PasswordField("Current password", validators=[DataRequired(REQUIRED)])
-    new_password = new_password_field("New password", email_field=None)
+    new_password = new_password_field(
+        "New password", lambda form: form.account_email,
+        differs_from("current_password", "Choose a password different from your current one."),
+    )
     confirm_password = PasswordField(
         "Confirm new password",
         validators=[DataRequired(REQUIRED), EqualTo("new_password", "The passwords do not match.")],
     )
+
+    def __init__(self, account_email: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.account_email = account_email
 
 
 class DeleteAccountForm(FlaskForm):

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, session, url_for
+from flask import flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required
 
 from storefront import accounts
 from storefront.auth_setup import start_session
 from storefront.blueprints.account import bp
 from storefront.blueprints.account.forms import DeleteAccountForm, PasswordForm, ProfileForm
-from storefront.exceptions import NotFound, WrongPassword
-from storefront.rate_limits import failed_reauths, note_failed_reauth
+from storefront.exceptions import WrongPassword
+from storefront.rate_limits import failed_reauths, failure_counted, password_checks
 
 WRONG_PASSWORD = "That is not your current password."  # noqa: S105 - a message
 
@@ -19,6 +19,14 @@ WRONG_PASSWORD = "That is not your current password."  # noqa: S105 - a message
 @login_required
 def require_login() -> None:
     """Every page here needs a signed-in shopper; anonymous visitors go to sign in."""
+
+
+def _password_recheck():  # noqa: ANN202
+    """Budgets for a POST that re-checks the password: every check counts (a slow hash), and
+    a wrong password counts again, apart from sign-in's budget."""
+    key = str(current_user.id)
+    password_checks.spend(key)
+    return failure_counted(failed_reauths, key)
 
 
 def _overview(delete_form: DeleteAccountForm, status: int = 200):  # noqa: ANN202
@@ -46,23 +54,19 @@ def profile():  # noqa: ANN201
 
 
 @bp.route("/password", methods=["GET", "POST"])
-@failed_reauths
 def password():  # noqa: ANN201
-    form = PasswordForm()
+    form = PasswordForm(account_email=current_user.email)
     if form.validate_on_submit():
         try:
-            token = accounts.change_password(
-                current_user.id, current_user.session_id,
-                form.current_password.data, form.new_password.data,
-            )
+            with _password_recheck():
+                signed = accounts.change_password(
+                    current_user.id, current_user.session_id,
+                    form.current_password.data, form.new_password.data,
+                )
         except WrongPassword:
-            note_failed_reauth()
             form.current_password.errors.append(WRONG_PASSWORD)
         else:
-            start_session(accounts.SignedIn(
-                current_user._get_current_object(), token, current_user.session_id,
-                current_user.session_remember,
-            ))
+            start_session(signed)
             flash("Your password was changed. Your other sessions were signed out.", "success")
             return redirect(url_for("account.overview"), 303)
     status = 422 if form.is_submitted() else 200
@@ -75,12 +79,9 @@ def sessions():  # noqa: ANN201
     return render_template("account/sessions.html", sessions=rows)
 
 
-@bp.post("/sessions/<int(min=1, max=2147483647):session_id>/revoke")
+@bp.post("/sessions/<id:session_id>/revoke")
 def revoke_session(session_id: int):  # noqa: ANN201
-    try:
-        accounts.revoke_session(current_user.id, session_id)
-    except NotFound:
-        abort(404)
+    accounts.revoke_session(current_user.id, session_id)
     if session_id == current_user.session_id:
         session.clear()
         flash("This session was ended. Sign in again to continue.", "info")
@@ -90,14 +91,13 @@ def revoke_session(session_id: int):  # noqa: ANN201
 
 
 @bp.post("/delete")
-@failed_reauths
 def delete():  # noqa: ANN201
     form = DeleteAccountForm()
     if form.validate_on_submit():
         try:
-            accounts.delete_account(current_user.id, form.password.data)
+            with _password_recheck():
+                accounts.delete_account(current_user.id, form.password.data)
         except WrongPassword:
-            note_failed_reauth()
             form.password.errors.append(WRONG_PASSWORD)
         else:
             session.clear()

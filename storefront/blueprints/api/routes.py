@@ -7,10 +7,13 @@ from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
 from storefront import accounts
+from storefront.auth_setup import SIGN_IN_FIRST
 from storefront.blueprints.account.forms import ProfileForm
 from storefront.blueprints.api import bp
 from storefront.blueprints.cart.session_cart import current_cart
+from storefront.extensions import csrf
 from storefront.models import Profile
+from storefront.security import CSRF_CHECKED_METHODS
 from storefront.templating import plain_money
 
 STRING_FIELDS = ("first_name", "last_name", "phone")
@@ -23,6 +26,17 @@ def profile_json(profile: Profile) -> dict[str, object]:
         "phone": profile.phone,
         "marketing_opt_in": profile.marketing_opt_in,
     }
+
+
+@bp.before_request
+def writes_need_a_session_and_a_token():  # noqa: ANN201
+    """A write needs a signed-in shopper (else 401, before anything else is said) and the
+    session's CSRF token in `X-CSRFToken` (else 400 naming that header, errors.py)."""
+    if request.method in CSRF_CHECKED_METHODS:
+        if not current_user.is_authenticated:
+            return jsonify(error=SIGN_IN_FIRST), 401
+        csrf.protect()
+    return None
 
 
 @bp.get("/me")

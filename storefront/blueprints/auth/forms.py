@@ -1,18 +1,20 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
-from storefront.blueprints.validators import REQUIRED, name_field, new_password_field, strip
-from storefront.models import EMAIL_MAX_CHARS, PASSWORD_MAX_CHARS
+from storefront.blueprints.validators import (
+    REQUIRED,
+    email_field,
+    name_field,
+    new_password_field,
+    strip,
+)
+from storefront.models import EMAIL_MAX_CHARS, PASSWORD_MAX_CHARS, REMEMBER_SESSION_DAYS
 
 
 class RegisterForm(FlaskForm):
-    email = EmailField(
-        "Email", filters=[strip],
-        validators=[DataRequired(REQUIRED), Length(max=EMAIL_MAX_CHARS),
-                    Email("Enter a valid email address.")],
-    )
-    password = new_password_field("Password")
+    email = email_field()
+    password = new_password_field("Password", email_of=lambda form: form.email.data)
     confirm_password = PasswordField(
         "Confirm password",
         validators=[DataRequired(REQUIRED), EqualTo("password", "The passwords do not match.")],
@@ -28,4 +30,4 @@ class LoginForm(FlaskForm):
     password = PasswordField(
         "Password", validators=[DataRequired(REQUIRED), Length(max=PASSWORD_MAX_CHARS)]
     )
-    remember = BooleanField("Keep me signed in for 30 days")
+    remember = BooleanField(f"Keep me signed in for {REMEMBER_SESSION_DAYS} days")

@@ -10,47 +10,31 @@ from storefront.auth_setup import start_session
 from storefront.blueprints.auth import bp
 from storefront.blueprints.auth.forms import LoginForm, RegisterForm
 from storefront.blueprints.cart.session_cart import read_guest_cart, settle_guest_cart
+from storefront.blueprints.redirects import safe_next
+from storefront.emails import canonical_email
 from storefront.exceptions import EmailTaken, InvalidCredentials
-from storefront.rate_limits import (
-    auth_posts,
-    failed_sign_ins,
-    note_failed_sign_in,
-    note_registration_attempt,
-    registrations,
-)
+from storefront.rate_limits import auth_posts, failed_sign_ins, failure_counted, registrations
 
 SIGN_IN_FAILED = "The email or password is incorrect."
-UNSAFE_NEXT_CHARACTERS = ("\\", "//")
-
-
-def safe_next(target: str | None) -> str | None:
-    """A same-site path to go to after sign-in, or None.
-
-    Only a path with exactly one leading `/`: no scheme, no `//` or `\\` (browsers read both
-    as another host), no control characters.
-    """
-    if not target or not target.startswith("/") or len(target) > 2000:
-        return None
-    if any(marker in target for marker in UNSAFE_NEXT_CHARACTERS):
-        return None
-    if any(ord(char) < 32 or ord(char) == 127 for char in target):
-        return None
-    return target
 
 
 def client() -> accounts.Client:
     return accounts.Client(user_agent=request.user_agent.string, ip=request.remote_addr or "")
 
 
+def _next_url() -> str | None:
+    return safe_next(request.args.get("next"))
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @auth_posts
-@registrations
 def register():  # noqa: ANN201
+    next_url = _next_url()
     if current_user.is_authenticated:
-        return redirect(url_for("account.overview"))
+        return redirect(next_url or url_for("account.overview"))
     form = RegisterForm()
     if form.validate_on_submit():
-        note_registration_attempt()
+        registrations.spend(request.remote_addr or "")
         guest = read_guest_cart()
         try:
             signed = accounts.register(
@@ -66,29 +50,32 @@ def register():  # noqa: ANN201
             start_session(signed)
             flash("Welcome! Your account is ready.", "success")
             settle_guest_cart(guest, signed.merge)
-            return redirect(url_for("account.overview"), 303)
+            return redirect(next_url or url_for("account.overview"), 303)
     status = 422 if form.is_submitted() else 200
-    return render_template("auth/register.html", form=form), status
+    return render_template("auth/register.html", form=form, next_url=next_url), status
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @auth_posts
-@failed_sign_ins
 def login():  # noqa: ANN201
-    next_url = safe_next(request.args.get("next"))
+    next_url = _next_url()
     if current_user.is_authenticated and request.method == "GET":
         return redirect(next_url or url_for("account.overview"))
     form = LoginForm()
     sign_in_error = None
     if form.validate_on_submit():
         # Only an anonymous visitor's cart is theirs to bring along; a signed-in shopper
-        # switching accounts takes nothing from one identity to the other.
-        guest = None if current_user.is_authenticated else read_guest_cart()
+        # switching accounts takes nothing from one identity to the other, and the session
+        # they leave is ended.
+        signed_in = current_user.is_authenticated
+        guest = None if signed_in else read_guest_cart()
         try:
-            signed = accounts.sign_in(
-                form.email.data, form.password.data, client(),
-                remember=form.remember.data, guest_cart=guest,
-            )
+            with failure_counted(failed_sign_ins, canonical_email(form.email.data)):
+                signed = accounts.sign_in(
+                    form.email.data, form.password.data, client(),
+                    remember=form.remember.data, guest_cart=guest,
+                    ending_session_id=current_user.session_id if signed_in else None,
+                )
         except InvalidCredentials:
             sign_in_error = SIGN_IN_FAILED
         else:
@@ -97,7 +84,6 @@ def login():  # noqa: ANN201
             settle_guest_cart(guest, signed.merge)
             return redirect(next_url or url_for("account.overview"), 303)
     if form.is_submitted():
-        note_failed_sign_in()
         return render_template(
             "auth/login.html", form=form, sign_in_error=sign_in_error, next_url=next_url
         ), 422

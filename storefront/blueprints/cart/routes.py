@@ -1,22 +1,28 @@
 """The cart page and its actions (post/redirect/get with a flash), for guests and shoppers
-alike through `current_cart()`."""
+alike through `current_cart()`. An unknown product is a 404 (the app's `NotFound` page)."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from storefront import carts
 from storefront.blueprints.cart import bp
 from storefront.blueprints.cart.forms import CartInputError, CartLineForm
 from storefront.blueprints.cart.session_cart import current_cart
-from storefront.exceptions import CartFull, NotFound, NotInCart, SoldOut
+from storefront.exceptions import CartFull, NotInCart, SoldOut
 from storefront.models import CART_MAX_LINES
+
+NOT_IN_CART = "That product is not in your cart."
+LINE_REMOVED = "The line was removed from your cart."
 
 
 def _cart_page(status: int = 200, refused_line: CartLineForm | None = None):  # noqa: ANN202
-    return render_template(
-        "cart/view.html", cart=current_cart().view(), refused_line=refused_line
-    ), status
+    cart = current_cart()
+    withdrawn = cart.take_withdrawn()
+    if withdrawn:
+        flash("No longer sold, so removed from your cart: " + ", ".join(withdrawn) + ".",
+              "warning")
+    return render_template("cart/view.html", cart=cart.view(), refused_line=refused_line), status
 
 
 def _back_to_cart():  # noqa: ANN202
@@ -37,6 +43,10 @@ def _flash_capped(result: carts.AddResult) -> None:
     )
 
 
+def _flash_sold_out(error: SoldOut) -> None:
+    flash(f"Sorry, {error.product_name} is sold out.", "warning")
+
+
 @bp.get("")
 def view():  # noqa: ANN201
     return _cart_page()
@@ -51,10 +61,8 @@ def add():  # noqa: ANN201
         return _refused(error, form)
     try:
         result = current_cart().add(product_id, quantity)
-    except NotFound:
-        abort(404)
     except SoldOut as error:
-        flash(f"Sorry, {error.product_name} is sold out.", "warning")
+        _flash_sold_out(error)
     except CartFull:
         flash(f"Your cart is full: it holds at most {CART_MAX_LINES} different products.",
               "warning")
@@ -75,15 +83,13 @@ def update():  # noqa: ANN201
         return _refused(error, form)
     try:
         result = current_cart().set(product_id, quantity)
-    except NotFound:
-        abort(404)
     except NotInCart:
-        flash("That product is not in your cart.", "warning")
+        flash(NOT_IN_CART, "warning")
     except SoldOut as error:
-        flash(f"Sorry, {error.product_name} is sold out.", "warning")
+        _flash_sold_out(error)
     else:
         if result is None:
-            flash("The line was removed from your cart.", "success")
+            flash(LINE_REMOVED, "success")
         elif result.capped:
             _flash_capped(result)
         else:
@@ -98,15 +104,12 @@ def remove():  # noqa: ANN201
         product_id = form.parsed_product_id()
     except CartInputError as error:
         return _refused(error, form)
-    cart = current_cart()
-    if cart.remove(product_id):
-        flash("The line was removed from your cart.", "success")
-        return _back_to_cart()
     try:
-        carts.get_active_product(product_id)
-    except NotFound:
-        abort(404)
-    flash("That product is not in your cart.", "warning")
+        current_cart().remove(product_id)
+    except NotInCart:
+        flash(NOT_IN_CART, "warning")
+    else:
+        flash(LINE_REMOVED, "success")
     return _back_to_cart()
 
 
