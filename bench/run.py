@@ -12,7 +12,9 @@
 5. The cart page's statements at 1 and at 50 lines, then one table printed and written to
    `bench/RESULTS.md`. The database is dropped at the end.
 
-Logs, wrk's raw output and the request files stay in `bench/out/` (git-ignored).
+Logs, wrk's raw output and the request files stay in `bench/out/` (git-ignored). Databases,
+gunicorn servers, the statement counter and the CSRF meta come from `tests/support.py`, as the
+tests use them.
 """
 
 from __future__ import annotations
@@ -24,16 +26,13 @@ import platform
 import re
 import secrets
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -42,7 +41,6 @@ from pathlib import Path
 import requests
 import sqlalchemy as sa
 from flask import Flask, session
-from flask_migrate import upgrade
 from flask_wtf.csrf import generate_csrf
 from werkzeug.test import TestResponse
 
@@ -52,10 +50,15 @@ from storefront.models import CART_MAX_LINES, CartMerge, Product
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
+# `python bench/run.py` puts bench/ on the path, not the project root that holds `tests`.
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from tests import support  # noqa: E402
+
 OUT_DIR = BENCH_DIR / "out"
 RESULTS = BENCH_DIR / "RESULTS.md"
 POST_SCRIPT = BENCH_DIR / "post.lua"
-POSTGRES_SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+POSTGRES_SERVER_URL = support.DEFAULT_POSTGRES_URL
 
 WORKERS = 2
 THREADS = 2
@@ -66,18 +69,15 @@ WARMUP_SECONDS = 2
 WRK_TIMEOUT_SECONDS = 10
 CART_LINES = 10
 SIGN_IN_SESSIONS = 2000  # per wrk run; sign-in manages about 10/s, so none is reused
-START_TIMEOUT_SECONDS = 30
 HTTP_TIMEOUT_SECONDS = 30
 SETTLE_SECONDS = 1  # for the one request per worker still running after the probe (below)
 FLOOR_GOAL = 0.5
 P99_GOAL_MS = 50
 PASSWORD = "bench " + secrets.token_hex(8)
-CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 CART_LINE = re.compile(r'data-product-id="\d+" data-quantity="\d+"')
-# Transaction plumbing, not queries a page pays for (as the suite's count_queries fixture).
-PLUMBING = (
-    "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA", "SET ", "SELECT SET_CONFIG",
-)
+# Worker recycling (`max_requests` in gunicorn.conf.py) is off: at these rates both workers would
+# reach it within the same second, mid-run, and their reboot would be all a p99 shows.
+GUNICORN_ARGS = ("--max-requests", "0")
 
 
 class BenchError(Exception):
@@ -90,115 +90,82 @@ def say(message: str) -> None:
 
 # The database -----------------------------------------------------------------------------
 
-@dataclass
-class Database:
-    url: str
-    kind: str  # what RESULTS.md names, e.g. "PostgreSQL 15.20"
-    admin_url: str = ""
-    name: str = ""
-
-    def drop(self) -> None:
-        if self.name:
-            engine = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
-            with engine.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-            engine.dispose()
-
-
-def open_database(tmp_dir: Path) -> Database:
-    """A new database on the PostgreSQL server, or a SQLite file when it does not answer."""
-    name = f"storefront_bench_{uuid.uuid4().hex[:10]}"
-    server = sa.make_url(POSTGRES_SERVER_URL)
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT",
-                             connect_args={"connect_timeout": 3})
+def postgres_version(server_url: str) -> str:
+    engine = sa.create_engine(server_url)
     try:
-        with admin.connect() as connection:
-            server_version = connection.exec_driver_sql("SHOW server_version").scalar()
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.OperationalError as error:
-        reason = str(error.orig).strip().splitlines()[0]
-        say(f"PostgreSQL at {server.host}:{server.port} is not reachable ({reason}): "
-            "FALLING BACK TO SQLITE in a temp dir; these figures are not PostgreSQL's")
-        return Database(f"sqlite:///{tmp_dir / 'bench.db'}", f"SQLite {sqlite3.sqlite_version}")
+        with engine.connect() as connection:
+            return connection.exec_driver_sql("SHOW server_version").scalar().split()[0]
     finally:
-        admin.dispose()
-    url = server.set(database=name)
-    return Database(url.render_as_string(hide_password=False),
-                    f"PostgreSQL {server_version.split()[0]}", POSTGRES_SERVER_URL, name)
+        engine.dispose()
+
+
+def open_database(tmp_dir: Path) -> tuple[support.Database, str]:
+    """A new migrated database on the PostgreSQL server, or a SQLite file when the server does
+    not answer; with what RESULTS.md calls it, e.g. "PostgreSQL 15.20"."""
+    problem = support.postgres_answers(POSTGRES_SERVER_URL, timeout_seconds=3)
+    if problem is not None:
+        server = sa.make_url(POSTGRES_SERVER_URL)
+        say(f"PostgreSQL at {server.host}:{server.port} is not reachable ({problem}): "
+            "FALLING BACK TO SQLITE in a temp dir; these figures are not PostgreSQL's")
+        database = support.Database(f"sqlite:///{tmp_dir / 'bench.db'}")
+        support.migrate(database.url)
+        return database, f"SQLite {sqlite3.sqlite_version}"
+    kind = f"PostgreSQL {postgres_version(POSTGRES_SERVER_URL)}"
+    return support.create_postgres_database(POSTGRES_SERVER_URL, "storefront_bench"), kind
 
 
 # Servers ----------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class Server:
-    url: str
+    """One of the run's gunicorn servers (the tests' LiveServer) and what the bench asks of it."""
+
+    live: support.LiveServer
     probe: str  # a cheap path that answers 200
-    process: subprocess.Popen
-    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return self.live.url
+
+    @property
+    def log_path(self) -> Path:
+        return self.live.log_path
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self.live.stop()
 
     def errors(self) -> list[str]:
-        return [line for line in self.log_path.read_text(errors="replace").splitlines()
+        return [line for line in self.live.log().splitlines()
                 if "Traceback" in line or "[ERROR]" in line or "[CRITICAL]" in line]
 
     def drain(self) -> None:
         """Wait for the requests wrk left queued when it stopped: the workers still serve
         them, and a probe queues behind them."""
-        requests.get(self.url + self.probe, timeout=START_TIMEOUT_SECONDS)
+        requests.get(self.url + self.probe, timeout=support.START_TIMEOUT_SECONDS)
         time.sleep(SETTLE_SECONDS)
 
     def restarts(self) -> int:
         """Workers booted after the first ones: a worker died or timed out."""
-        return self.log_path.read_text(errors="replace").count("Booting worker") - WORKERS
+        return self.live.log().count("Booting worker") - WORKERS
 
 
-def gunicorn_command(python: str, port: int | str, app_spec: str) -> list[str]:
-    """Worker recycling (`max_requests` in gunicorn.conf.py) is off: at these rates both workers
-    would reach it within the same second, mid-run, and their reboot would be all a p99 shows."""
-    return [python, "-m", "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}",
-            "--max-requests", "0", app_spec]
-
-
-def start_gunicorn(app_spec: str, env: dict[str, str], label: str) -> Server:
-    """gunicorn from the project root, once its /healthz (the floor: /) answers 200."""
-    port = free_port()
-    log_path = OUT_DIR / f"gunicorn-{label}.log"
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            gunicorn_command(sys.executable, port, app_spec),
-            cwd=PROJECT_ROOT, env={**os.environ, **env},
-            stdout=log_file, stderr=subprocess.STDOUT,
-        )
-    server = Server(f"http://127.0.0.1:{port}", "/healthz" if label == "shop" else "/",
-                    process, log_path)
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+def start_gunicorn(app_spec: str, database_url: str, env: dict[str, str], label: str,
+                   probe: str) -> Server:
+    """gunicorn (`WORKERS` workers, no recycling) from the project root, with its log in
+    `bench/out/`, once `probe` answers 200."""
     try:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise BenchError(f"gunicorn ({label}) exited early:\n{log_path.read_text()}")
-            try:
-                if requests.get(server.url + server.probe, timeout=2).status_code == 200:
-                    return server
-            except requests.RequestException:  # not listening yet, or still booting
-                pass
-            time.sleep(0.2)
-        raise BenchError(f"gunicorn ({label}) did not answer in {START_TIMEOUT_SECONDS}s")
-    except BaseException:
-        server.stop()
-        raise
+        live = support.start_server(database_url, OUT_DIR, WORKERS, app_spec=app_spec,
+                                    probe=probe, gunicorn_args=GUNICORN_ARGS, env=env,
+                                    label=label)
+    except RuntimeError as error:
+        raise BenchError(f"{label}: {error}") from error
+    return Server(live, probe)
+
+
+def shown_gunicorn_command(app_spec: str) -> str:
+    """The command line `support.start_server` runs, for RESULTS.md."""
+    return " ".join(["python", "-m", "gunicorn", "-w", str(WORKERS), "-b", "127.0.0.1:PORT",
+                     *GUNICORN_ARGS, app_spec])
 
 
 # Shoppers ---------------------------------------------------------------------------------
@@ -210,7 +177,7 @@ def expect(response: requests.Response | TestResponse, status: int, what: str) -
 
 
 def csrf_of(page: str) -> str:
-    match = CSRF_META.search(page)
+    match = support.CSRF_META.search(page)
     if not match:
         raise BenchError("no csrf-token meta on the page")
     return match.group(1)
@@ -310,27 +277,12 @@ def check_sign_in_by_hand(app: Flask, base_url: str, email: str, guest: GuestSes
 
 # SQL statements per request ---------------------------------------------------------------
 
-@contextmanager
-def recorded_statements(engine: sa.Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def listener(_connection: object, _cursor: object, statement: str, *_rest: object) -> None:
-        if not statement.lstrip().upper().startswith(PLUMBING):
-            statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", listener)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listener)
-
-
 def statements_of(engine: sa.Engine, send: Callable[[], TestResponse], status: int,
                   what: str) -> tuple[int, str]:
     """Statements of one request, counted on the second of two, so one-off work (the first
     template render, `last_seen_at` written once a minute) is left out. Also the page."""
     expect(send(), status, what)
-    with recorded_statements(engine) as statements:
+    with support.recorded_statements(engine) as statements:
         response = send()
     expect(response, status, what)
     return len(statements), response.get_data(as_text=True)
@@ -446,7 +398,7 @@ class CartCounts:
 
 @dataclass
 class Report:
-    database: Database
+    database_kind: str  # e.g. "PostgreSQL 15.20" or "SQLite 3.40.1"
     floor: Scenario
     scenarios: list[Scenario]
     cart_counts: CartCounts
@@ -514,7 +466,7 @@ def machine(report: Report) -> list[str]:
         f"- Memory: {int(memory.group(1)) / 1024 / 1024:.1f} GiB" if memory else "- Memory: ?",
         f"- Python {platform.python_version()}, gunicorn {version('gunicorn')} "
         f"({WORKERS} sync workers), Flask {version('flask')}, SQLAlchemy {version('sqlalchemy')}",
-        f"- Database: {report.database.kind}, on the same machine",
+        f"- Database: {report.database_kind}, on the same machine",
         f"- Load generator: {(wrk_version.stdout + wrk_version.stderr).split(' [')[0].strip()}, "
         "on the same machine",
         f"- Load average (1 min) at the start and the end of the run: "
@@ -525,7 +477,7 @@ def machine(report: Report) -> list[str]:
 
 def results_markdown(report: Report, when: datetime) -> str:
     command = " ".join(wrk_command("http://127.0.0.1:PORT/PATH", report.seconds))
-    server = " ".join(gunicorn_command("python", "PORT", "wsgi:app"))
+    server = shown_gunicorn_command("wsgi:app")
     return "\n".join([
         "# Benchmark results",
         "",
@@ -562,20 +514,19 @@ def results_markdown(report: Report, when: datetime) -> str:
 
 # The run ----------------------------------------------------------------------------------
 
-def bench_app(database: Database, secret_key: str) -> Flask:
+def bench_app(database_url: str, secret_key: str) -> Flask:
     """The shop in this process, configured as the gunicorn workers are."""
     return create_app({
         "SECRET_KEY": secret_key,
-        "SQLALCHEMY_DATABASE_URI": database.url,
+        "SQLALCHEMY_DATABASE_URI": database_url,
         "SESSION_COOKIE_SECURE": False,
         "RATELIMIT_ENABLED": False,
     })
 
 
 def prepare_catalog(app: Flask) -> list[Product]:
-    """Migrate, load the demo catalog; the products that can be added to a cart, oldest first."""
+    """Load the demo catalog; the products that can be added to a cart, oldest first."""
     with app.app_context():
-        upgrade()
         catalog.load_demo_catalog()
         products = list(db.session.scalars(
             sa.select(Product).where(Product.active, Product.stock > 0).order_by(Product.id)
@@ -643,12 +594,12 @@ def run(seconds: int, warmup: int, tmp_dir: Path, cleanup: list[Callable[[], Non
         say(f"the machine is busy (load average {load_at_start:.2f} on {cpus} CPUs): "
             "the figures will suffer")
     secret_key = secrets.token_hex(32)
-    database = open_database(tmp_dir)
+    database, kind = open_database(tmp_dir)
     cleanup.append(database.drop)
     notes = []
-    if database.kind.startswith("SQLite"):
+    if kind.startswith("SQLite"):
         notes.append("**PostgreSQL was not reachable: these figures are SQLite's.**")
-    app = bench_app(database, secret_key)
+    app = bench_app(database.url, secret_key)
     with app.app_context():
         engine = db.engine
     cleanup.append(engine.dispose)
@@ -656,13 +607,12 @@ def run(seconds: int, warmup: int, tmp_dir: Path, cleanup: list[Callable[[], Non
     # Else each in-process request (the statement counts) prints a line. After the migration,
     # whose logging set-up re-enables every logger.
     logging.getLogger("storefront.request").disabled = True
-    say(f"{database.kind} database ready with {len(products)} products in stock")
+    say(f"{kind} database ready with {len(products)} products in stock")
 
-    server_env = {
-        "SECRET_KEY": secret_key, "DATABASE_URL": database.url, "SESSION_COOKIE_SECURE": "0",
-        "RATELIMIT_ENABLED": "0", "FLASK_DEBUG": "0",
-    }
-    shop = start_gunicorn("wsgi:app", server_env, "shop")
+    # The in-process app's secret key, so the guest cookies made here are valid there.
+    # DATABASE_URL, SESSION_COOKIE_SECURE=0 and FLASK_DEBUG=0 come with support.start_server.
+    server_env = {"SECRET_KEY": secret_key, "RATELIMIT_ENABLED": "0"}
+    shop = start_gunicorn("wsgi:app", database.url, server_env, "shop", "/healthz")
     cleanup.append(shop.stop)
     cart_ids = [product.id for product in products[:CART_LINES]]
     added = products[0]
@@ -733,8 +683,8 @@ def run(seconds: int, warmup: int, tmp_dir: Path, cleanup: list[Callable[[], Non
     ]
     say("SQL statements per request counted")
 
-    floor_env = {"DATABASE_URL": database.url, "FLOOR_PAGE_BYTES": str(catalog_bytes)}
-    floor_server = start_gunicorn("bench.floor_app:create_app()", floor_env, "floor")
+    floor_server = start_gunicorn("bench.floor_app:create_app()", database.url,
+                                  {"FLOOR_PAGE_BYTES": str(catalog_bytes)}, "floor", "/")
     floor = Scenario("floor (bare Flask + `SELECT 1`)", "/", 1)
     try:
         floor_bytes = len(requests.get(floor_server.url, timeout=HTTP_TIMEOUT_SECONDS).content)
@@ -785,7 +735,7 @@ def run(seconds: int, warmup: int, tmp_dir: Path, cleanup: list[Callable[[], Non
 
     cart_counts = count_cart_pages(app, engine)
     say("cart page statements counted at 1 and 50 lines")
-    return Report(database, floor, scenarios, cart_counts, catalog_bytes, seconds, warmup,
+    return Report(kind, floor, scenarios, cart_counts, catalog_bytes, seconds, warmup,
                   (load_at_start, os.getloadavg()[0]), notes)
 
 
@@ -814,8 +764,8 @@ def main() -> int:
                 step()
     RESULTS.write_text(results_markdown(report, started))
     print(table(report))
-    say(f"figures on {report.database.kind}"
-        + (" (PostgreSQL was not reachable)" if report.database.kind.startswith("SQLite") else ""))
+    say(f"figures on {report.database_kind}"
+        + (" (PostgreSQL was not reachable)" if report.database_kind.startswith("SQLite") else ""))
     say(f"written to {RESULTS.relative_to(PROJECT_ROOT)} in {datetime.now(UTC) - started}")
     return 0
 

@@ -114,7 +114,7 @@ def register(app: Flask) -> None:
     def not_found(_error: exceptions.NotFound):  # noqa: ANN202
         """A service found nothing (gone, inactive, someone else's): the same 404 as a URL."""
         _rollback_quietly()
-        return error_response(404, NotFound.name)
+        return error_response(404, NotFound().name)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
@@ -125,7 +125,7 @@ def register(app: Flask) -> None:
         g._login_user = AnonymousUserMixin()
         log.error("database unavailable: %s", type(error).__name__)
         return error_response(
-            503, ServiceUnavailable.name, [("Retry-After", str(DATABASE_RETRY_SECONDS))]
+            503, ServiceUnavailable().name, [("Retry-After", str(DATABASE_RETRY_SECONDS))]
         )
 
     @app.errorhandler(InternalServerError)
@@ -135,4 +135,4 @@ def register(app: Flask) -> None:
         original = getattr(error, "original_exception", None) or error
         log.error("unhandled error %s on %s %s", error_id, loggable(request.method),
                   loggable(request.path), exc_info=original)
-        return error_response(500, InternalServerError.name, error_id=error_id)
+        return error_response(500, InternalServerError().name, error_id=error_id)

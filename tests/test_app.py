@@ -99,6 +99,16 @@ def test_404_page_is_html_in_the_shop_layout(client):
     body = response.get_data(as_text=True)
     assert response.status_code == 404
     assert "We could not find that page." in body and 'data-cart-count="0"' in body
+    assert "<h1>Not Found</h1>" in body and "<title>Not Found" in body
+
+
+def test_domain_404_and_503_and_500_pages_name_their_status(client, database_url):
+    """The handlers for a service's NotFound, a database outage and a crash title their page
+    with the status's name, not the repr of a class attribute."""
+    body = client.get("/products/no-such-product").get_data(as_text=True)
+    assert "<h1>Not Found</h1>" in body and "property" not in body
+    down = create_app(base_config("postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=1"))
+    assert "<h1>Service Unavailable</h1>" in down.test_client().get("/").get_data(as_text=True)
 
 
 def test_405_answers_with_allow(client):
@@ -136,7 +146,7 @@ def test_unhandled_error_is_a_500_page_without_traceback(database_url):
     body = response.get_data(as_text=True)
     assert response.status_code == 500
     assert "Traceback" not in body and "secret internals" not in body
-    assert "Reference:" in body
+    assert "Reference:" in body and "<h1>Internal Server Error</h1>" in body
     assert client.get("/api/boom").get_json()["error"]
 
 

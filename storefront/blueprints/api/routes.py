@@ -9,7 +9,7 @@ from werkzeug.datastructures import MultiDict
 from storefront import accounts
 from storefront.auth_setup import SIGN_IN_FIRST
 from storefront.blueprints.account.forms import ProfileForm
-from storefront.blueprints.api import bp
+from storefront.blueprints.api import bp, openapi
 from storefront.blueprints.cart.session_cart import current_cart
 from storefront.extensions import csrf
 from storefront.models import Profile
@@ -108,3 +108,9 @@ def cart():  # noqa: ANN201
         subtotal=plain_money(view.subtotal),
         count=view.count,
     )
+
+
+@bp.get("/openapi.json")
+def openapi_document():  # noqa: ANN201
+    """This API described as OpenAPI 3.1 (openapi.py): public, like the shop's pages."""
+    return jsonify(openapi.DOCUMENT)
