@@ -289,10 +289,15 @@ def get_profile(user_id: int) -> Profile:
 def update_profile(user_id: int, changes: dict[str, object]) -> Profile:
     """Apply the given profile fields (others in `changes` are ignored) and save.
 
-    Values arrive validated by a form; this function decides which keys may change.
+    Values arrive validated by a form; this function decides which keys may change. Raises
+    `NotFound` when the account was deleted meanwhile (by another request, say).
     """
     begin_write()
-    profile = get_profile(user_id)
+    # Read afresh and locked: a copy the request read before may belong to an account
+    # deleted since, and writing it back would match no row.
+    profile = db.session.get(Profile, user_id, populate_existing=True, with_for_update=True)
+    if profile is None:
+        raise NotFound(f"profile of user {user_id}")
     for name in PROFILE_FIELDS:
         if name in changes:
             setattr(profile, name, changes[name])
@@ -314,11 +319,16 @@ def change_password(user_id: int, session_id: int, current: str, new: str) -> Si
     """Set a new password after checking the current one; returns this session, continued.
 
     Every other session of the account is revoked, and this one continues under a fresh token
-    (same end as before) so a copy of the old cookie is anonymous too. Raises `WrongPassword`.
+    (same end as before) so a copy of the old cookie is anonymous too. Raises `WrongPassword`,
+    or `NotFound` when the account was deleted meanwhile.
     """
-    user = _check_password(user_id, current)
+    _check_password(user_id, current)
     new_hash = _hash_password(new)
     begin_write()
+    # Read afresh and locked, as in update_profile: the account may be gone since the check.
+    user = db.session.get(User, user_id, populate_existing=True, with_for_update=True)
+    if user is None:
+        raise NotFound(f"user {user_id}")
     user.password_hash = new_hash
     now = utcnow()
     db.session.execute(
@@ -401,7 +411,8 @@ class AccountsCheck:
 
 
 def _email_collisions() -> list[tuple[int, int | None]]:
-    """Users without a canonical e-mail, each with the user who holds that form."""
+    """Users without a canonical e-mail, each with the user who holds that form (None: the
+    form is too long for its column, so migration 0005 could store it for nobody)."""
     uncanonical = db.session.execute(
         select(User.id, User.email).where(User.email_canonical.is_(None)).order_by(User.id)
     ).all()

@@ -55,8 +55,12 @@ def check_command(fix: bool) -> None:
     for user_id in result.users_without_profile:
         click.echo(f"user {user_id}: no profile" + (" (created an empty one)" if fix else ""))
     for user_id, holder in result.email_collisions:
-        click.echo(f"user {user_id}: e-mail collides with user {holder} in canonical form; "
-                   "this account cannot sign in until one of them changes address")
+        if holder is None:  # the migration could not store its canonical form at all
+            click.echo(f"user {user_id}: e-mail too long for its column in canonical form; "
+                       "this account cannot sign in until it changes address")
+        else:
+            click.echo(f"user {user_id}: e-mail collides with user {holder} in canonical form; "
+                       "this account cannot sign in until one of them changes address")
     if fix:
         click.echo(f"Profiles created: {result.profiles_created}.")
         click.echo(f"Stale session rows purged: {result.sessions_purged}.")

@@ -4,13 +4,14 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from werkzeug.security import generate_password_hash
 
 from storefront import accounts, events
+from storefront.emails import canonical_email
 from storefront.exceptions import EmailTaken, InvalidCredentials, NotFound, WrongPassword
 from storefront.extensions import db
-from storefront.models import Event, Profile, User, UserSession, utcnow
+from storefront.models import REMEMBER_SESSION_DAYS, Event, Profile, User, UserSession, utcnow
 from tests.factories import make_user
 from tests.support import PASSWORD, count_rows
 
@@ -232,3 +233,129 @@ def test_common_password_list_is_shipped():
     assert accounts.is_common_password("Baseball")
     assert not accounts.is_common_password("correct horse battery staple")
     assert len(accounts.common_passwords()) > 3000
+
+
+# One canonical e-mail -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("j\u00fcrgen@example.com", "ju\u0308rgen@example.com"),
+        ("J\u00dcRGEN@example.com", "j\u00fcrgen@example.com"),
+        ("ada@xn--bcher-kva.example", "ada@b\u00fccher.example"),
+        ("\uff41\uff44\uff41@example.com", "ada@example.com"),
+        ("\u0130da@example.com", "i\u0307da@example.com"),
+    ],
+)
+def test_each_spelling_of_an_address_is_one_account(app, first, second):
+    user = make_user(first)
+    with pytest.raises(EmailTaken):
+        accounts.register(second, PASSWORD, "Other", "Person")
+    assert (count_rows(User), count_rows(Profile)) == (1, 1)
+    stored = db.session.get(User, user.id)
+    assert stored.email == first  # kept as typed, for display and mail
+    assert stored.email_canonical == canonical_email(second)
+    assert accounts.sign_in(second, PASSWORD).user.id == user.id
+
+
+def test_sign_in_finds_the_account_in_any_letter_case(app):
+    user = make_user("ada@example.com")
+    assert accounts.authenticate("Ada@Example.COM", PASSWORD).id == user.id
+    assert accounts.sign_in("ADA@EXAMPLE.COM", PASSWORD).user.id == user.id
+
+
+def test_check_reports_accounts_that_collide_in_canonical_form(app):
+    holder = make_user("j\u00fcrgen@example.com")
+    # As migration 0005 leaves an account it could not give the canonical form to.
+    db.session.execute(insert(User).values(
+        email="ju\u0308rgen@example.com", email_canonical=None, password_hash="x"))
+    db.session.commit()
+    colliding = db.session.scalar(select(User.id).where(User.email_canonical.is_(None)))
+    db.session.add(Profile(user_id=colliding, first_name="J", last_name="Two"))
+    db.session.commit()
+    found = accounts.check_accounts()
+    assert found.email_collisions == [(colliding, holder.id)]
+    assert found.broken and found.users_without_profile == []
+    fixed = accounts.check_accounts(fix=True)
+    assert fixed.email_collisions == [(colliding, holder.id)]  # a person's call, never "fixed"
+    assert count_rows(User) == 2
+
+
+# Sessions ---------------------------------------------------------------------------------------
+
+def test_a_disabled_account_loads_nobody_from_its_live_session(app):
+    signed = accounts.sign_in(make_user().email, PASSWORD)
+    db.session.execute(update(User).where(User.id == signed.user.id).values(is_active=False))
+    db.session.commit()
+    assert accounts.load_session(signed.token) is None
+
+
+def test_signing_in_over_a_session_revokes_that_session(app):
+    make_user("ada@example.com")
+    make_user("bob@example.com")
+    ada = accounts.sign_in("ada@example.com", PASSWORD)
+    bob = accounts.sign_in("bob@example.com", PASSWORD, ending_session_id=ada.session_id)
+    assert accounts.load_session(ada.token) is None
+    assert db.session.get(UserSession, ada.session_id).revoked_at is not None
+    assert accounts.load_session(bob.token).id == bob.user.id
+
+
+def test_a_failed_sign_in_over_a_session_keeps_that_session(app):
+    make_user("ada@example.com")
+    make_user("bob@example.com")
+    ada = accounts.sign_in("ada@example.com", PASSWORD)
+    with pytest.raises(InvalidCredentials):
+        accounts.sign_in("bob@example.com", "not bobs password", ending_session_id=ada.session_id)
+    assert db.session.get(UserSession, ada.session_id).revoked_at is None
+    assert accounts.load_session(ada.token).id == ada.user.id
+
+
+def test_remembered_session_ends_30_days_after_sign_in(app):
+    make_user()
+    before = utcnow()
+    signed = accounts.sign_in("ada@example.com", PASSWORD, remember=True)
+    row = db.session.get(UserSession, signed.session_id)
+    assert row.remember is True
+    assert signed.expires_at == row.expires_at
+    assert timedelta(0) <= row.expires_at - (before + timedelta(days=REMEMBER_SESSION_DAYS)) \
+        < timedelta(seconds=2)
+
+
+# The report -------------------------------------------------------------------------------------
+
+def test_report_counts_from_events_so_deleted_accounts_change_no_rate(app):
+    for email in ("a@example.com", "b@example.com", "c@example.com"):
+        make_user(email)
+    with pytest.raises(EmailTaken):
+        accounts.register("A@EXAMPLE.com", PASSWORD, "A", "Again")
+    with pytest.raises(InvalidCredentials):
+        accounts.sign_in("c@example.com", "wrong password")
+    accounts.sign_in("c@example.com", PASSWORD)
+    accounts.delete_account(db.session.scalar(
+        select(User.id).where(User.email == "c@example.com")), PASSWORD)
+    report = events.build_report(30)
+    assert (report.registration_attempts, report.accounts_created) == (4, 3)
+    assert report.registration_success_rate == 0.75
+    assert (report.sign_ins, report.failed_sign_ins) == (4, 1)
+    assert report.sessions_started == 4  # the deleted account's two sessions included
+    assert (report.sessions_remaining, report.sessions_of_deleted_accounts) == (2, 2)
+    assert (report.accounts_remaining, report.profiles_created) == (2, 2)
+    assert report.profile_creation_success_rate == 1.0
+
+
+# Passwords --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "password",
+    ["aaaaaaaa", "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9", "AAAAaaaa", "12345678",
+     "qwertyuiop", "87654321", "7890123456", "asdfghjkl", "lkjhgfdsa", "zyxwvuts", "abcdefgh",
+     "QWERTZUIOP", "1234567890123"],
+)
+def test_repeated_characters_and_key_runs_count_as_common(password):
+    assert accounts.is_common_password(password)
+
+
+@pytest.mark.parametrize(
+    "password", ["correct horse battery staple", "tr0ub4dor&3 x", "13579 24680", "aaaaaaab"])
+def test_passwords_that_are_no_run_are_not_common(password):
+    assert not accounts.is_common_password(password)
