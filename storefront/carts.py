@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from storefront import events
-from storefront.database import begin_write, db, insert, least
+from storefront.database import begin_write, db, insert, least, loggable_error
 from storefront.exceptions import CartFull, NotFound, NotInCart, SoldOut
 from storefront.ids import require_id
 from storefront.models import (
@@ -438,7 +438,7 @@ class MergedLine:
     outcome: MergeOutcome
     saved: int  # the saved line's quantity before
     guest: int  # the quantity brought from this visit
-    final: int  # the saved line's quantity after (0 when dropped)
+    final: int  # the saved line's quantity after (unchanged, or 0 if none, when dropped)
     stock: int
 
 
@@ -463,11 +463,13 @@ class MergeResult:
 
 def _decide(product_id: int, guest_quantity: int, row, room: int) -> MergedLine:  # noqa: ANN001
     """One guest line against its product and saved line (`row`, None if no such product)."""
-    if row is None or not row.active:
-        name = row.name if row is not None else None
-        return MergedLine(product_id, name, MergeOutcome.DROPPED_UNAVAILABLE, 0, guest_quantity,
+    if row is None:
+        return MergedLine(product_id, None, MergeOutcome.DROPPED_UNAVAILABLE, 0, guest_quantity,
                           0, 0)
     saved = row.quantity or 0
+    if not row.active:
+        return MergedLine(product_id, row.name, MergeOutcome.DROPPED_UNAVAILABLE, saved,
+                          guest_quantity, saved, 0)
     if row.stock <= 0:
         return MergedLine(product_id, row.name, MergeOutcome.DROPPED_SOLD_OUT, saved,
                           guest_quantity, saved, 0)
@@ -570,7 +572,7 @@ def merge_safely(user_id: int, guest: GuestCart | None) -> MergeResult:
         with db.session.begin_nested():
             return merge_into_saved_cart(user_id, guest)
     except Exception as error:  # noqa: BLE001 - the one broad catch (STYLE.md): never lose a sign-in
-        log.exception("cart merge failed for user %s", user_id)
+        log.error("cart merge failed for user %s", user_id, exc_info=loggable_error(error))
         events.record(events.CART_MERGE, False, user_id, f"error={type(error).__name__}")
         return MergeResult(MergeStatus.FAILED, lines_in=len(guest.lines))
 

@@ -1,5 +1,5 @@
 """Database plumbing shared by every service: the declarative base, SQLite settings,
-write transactions and the dialect-aware upsert."""
+write transactions, the dialect-aware upsert, and database errors as a log may keep them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Engine, Integer, MetaData, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.functions import FunctionElement
@@ -94,3 +95,27 @@ def insert(model: Any) -> Any:
     dialect = db.session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     return module.insert(model)
+
+
+class DatabaseError(Exception):
+    """A database error as the log keeps it: the driver's error class, SQLSTATE and statement."""
+
+
+def loggable_error(error: BaseException) -> BaseException:
+    """The error to log, with the causes it chains: a SQLAlchemy error is replaced by its
+    kind, SQLSTATE and statement, as its text can quote the values sent (`invalid input
+    syntax for type integer: "<form value>"`) where `hide_parameters` does not reach;
+    tracebacks are kept. Other errors are logged as they are."""
+    if isinstance(error, SQLAlchemyError):
+        driver_error = getattr(error, "orig", None) or error
+        sqlstate = getattr(driver_error, "sqlstate", None) or "-"
+        summary = f"{type(driver_error).__name__} (SQLSTATE {sqlstate})"
+        if getattr(error, "statement", None):
+            summary += f" in: {error.statement}"
+        return DatabaseError(summary).with_traceback(error.__traceback__)
+    # The request is over: its error may be rewired to carry the cleaned chain.
+    if error.__cause__ is not None:
+        error.__cause__ = loggable_error(error.__cause__)
+    elif error.__context__ is not None and not error.__suppress_context__:
+        error.__context__ = loggable_error(error.__context__)
+    return error

@@ -21,6 +21,7 @@ from werkzeug.exceptions import (
 )
 
 from storefront import exceptions
+from storefront.database import loggable_error
 from storefront.extensions import db, limiter
 from storefront.request_log import loggable
 
@@ -92,6 +93,10 @@ def retry_after_seconds(error: TooManyRequests) -> int:
 
 
 def register(app: Flask) -> None:
+    # An unhandled error is logged once, by `internal_error` below (with its reference, and a
+    # database error without its text); Flask's own copy would repeat it in full.
+    app.log_exception = lambda _exc_info: None  # type: ignore[method-assign]
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):  # noqa: ANN202
         if error.code is None or error.code >= 500:
@@ -134,5 +139,5 @@ def register(app: Flask) -> None:
         error_id = uuid.uuid4().hex[:12]
         original = getattr(error, "original_exception", None) or error
         log.error("unhandled error %s on %s %s", error_id, loggable(request.method),
-                  loggable(request.path), exc_info=original)
+                  loggable(request.path), exc_info=loggable_error(original))
         return error_response(500, InternalServerError().name, error_id=error_id)

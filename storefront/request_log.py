@@ -23,8 +23,10 @@ MAX_LOGGED_CHARS = 300
 
 def loggable(text: str) -> str:
     """Client text for a log line: non-ASCII and control characters escaped (`\\n`, `\\x00`),
-    so it can neither start a forged line nor break the log's encoding; cut to a sane size."""
-    return text.encode("unicode_escape", "backslashreplace").decode("ascii")[:MAX_LOGGED_CHARS]
+    and spaces (`\\x20`), so it can neither start a forged line, nor add a forged `key=value`
+    to this one, nor break the log's encoding; cut to a sane size."""
+    escaped = text.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return escaped.replace(" ", "\\x20")[:MAX_LOGGED_CHARS]
 
 
 def _user_id() -> str:

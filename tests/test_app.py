@@ -1,12 +1,20 @@
 """The app's frame: configuration, security headers, cookies, error pages, health check."""
 
+import io
+from urllib.parse import urlencode
+
 import pytest
+import sqlalchemy as sa
 from flask import abort
 
 from storefront import create_app
-from storefront.config import ConfigError, load_config
-from tests.factories import make_product
-from tests.support import ShopClient, base_config
+from storefront.config import MAX_CONTENT_LENGTH_BYTES, ConfigError, load_config
+from storefront.errors import MESSAGES, wait_in_words
+from storefront.extensions import db
+from storefront.models import UserSession
+from storefront.rate_limits import TooManyAttempts
+from tests.factories import make_product, make_user
+from tests.support import PASSWORD, ShopClient, base_config, count_rows
 
 PRODUCTION_ENV = {"SECRET_KEY": "s" * 64}
 
@@ -46,14 +54,81 @@ def test_production_defaults():
     assert config["MAX_CONTENT_LENGTH"] == 1024 * 1024
 
 
-def test_security_headers_on_every_page(client):
-    response = client.get("/")
-    csp = response.headers["Content-Security-Policy"]
-    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
-    assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Referrer-Policy"] == "same-origin"
-    assert response.headers["Cache-Control"] == "no-store"
-    assert "Strict-Transport-Security" not in response.headers
+# Every header the shop sets on a response it renders, with its exact value.
+CSP_DIRECTIVES = frozenset({
+    "default-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'",
+    "form-action 'self'",
+})
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def assert_security_headers(response) -> None:  # noqa: ANN001
+    """Each header once, with exactly its value; the policy with exactly its directives."""
+    policies = response.headers.getlist("Content-Security-Policy")
+    assert len(policies) == 1, policies
+    assert {directive.strip() for directive in policies[0].split(";")} == CSP_DIRECTIVES
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.getlist(name) == [value], name
+    assert "Strict-Transport-Security" not in response.headers  # plain HTTP here
+
+
+def over_the_limit(client: ShopClient):  # noqa: ANN201
+    return client.post_form("/cart/add", {"blob": "x" * (MAX_CONTENT_LENGTH_BYTES + 1)})
+
+
+# (how to get the response, the status it has): pages, error pages of every origin, the API.
+RESPONSES = {
+    "catalog page": (lambda client: client.get("/"), 200),
+    "product page": (lambda client: client.get(f"/products/{make_product().slug}"), 200),
+    "404 page": (lambda client: client.get("/nowhere"), 404),
+    "400 from the request guard": (lambda client: client.get("/?q=a%00b"), 400),
+    "400 from the CSRF check": (lambda client: client.post("/cart/add", data={}), 400),
+    "405 page": (lambda client: client.delete("/"), 405),
+    "413 page": (over_the_limit, 413),
+    "API JSON": (lambda client: client.get("/api/cart"), 200),
+    "API 404": (lambda client: client.get("/api/nothing-here"), 404),
+    "API 400 from the request guard": (lambda client: client.get("/api/cart?q=%00"), 400),
+    "API 401": (lambda client: client.put("/api/profile", json={}), 401),
+}
+
+
+@pytest.mark.parametrize("situation", RESPONSES)
+def test_every_security_header_and_directive_on_pages_errors_and_the_api(client, situation):
+    send, status = RESPONSES[situation]
+    response = send(client)
+    assert response.status_code == status
+    assert_security_headers(response)
+
+
+def test_security_headers_on_a_500_page(database_url):
+    app = create_app(base_config(database_url, PROPAGATE_EXCEPTIONS=False))
+
+    @app.get("/boom")
+    def boom():  # noqa: ANN202
+        raise RuntimeError("crash")
+
+    response = app.test_client().get("/boom")
+    assert response.status_code == 500
+    assert_security_headers(response)
+
+
+@pytest.mark.parametrize(
+    ("secure_cookies", "scheme", "hsts"),
+    [(True, "https", HSTS), (True, "http", None), (False, "https", None), (False, "http", None)],
+)
+def test_hsts_only_with_secure_cookies_over_https(database_url, secure_cookies, scheme, hsts):
+    app = create_app(base_config(database_url, SESSION_COOKIE_SECURE=secure_cookies))
+    client = app.test_client()
+    for path in ("/", "/nowhere", "/api/cart"):
+        response = client.get(path, base_url=f"{scheme}://shop.example")
+        assert response.headers.getlist("Strict-Transport-Security") == (
+            [hsts] if hsts else []), path
 
 
 def test_page_has_no_external_asset_or_inline_script(client):
@@ -127,7 +202,7 @@ def test_body_over_one_megabyte_is_413(echo_app):
 def test_errors_under_api_are_json(client):
     response = client.get("/api/nothing-here")
     assert response.status_code == 404
-    assert response.is_json and "error" in response.get_json()
+    assert response.get_json() == {"error": MESSAGES[404]}
 
 
 def test_unhandled_error_is_a_500_page_without_traceback(database_url):
@@ -177,3 +252,169 @@ def test_migrations_match_the_models(runner):
     """`flask db check`: the models and the migrated schema agree (on each database)."""
     result = runner.invoke(args=["db", "check"])
     assert result.exit_code == 0, result.output
+
+
+# The 429 page says how long, from the number in Retry-After ---------------------------------------
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (1, "about 1 second"), (2, "about 2 seconds"), (44, "about 44 seconds"),
+        (45, "about a minute"), (60, "about a minute"), (89, "about a minute"),
+        (90, "about 2 minutes"), (600, "about 10 minutes"), (871, "about 15 minutes"),
+        (900, "about 15 minutes"), (929, "about 15 minutes"), (3569, "about 59 minutes"),
+        (3570, "about an hour"), (5399, "about an hour"), (5400, "about 2 hours"),
+        (7200, "about 2 hours"),
+    ],
+)
+def test_wait_in_words(seconds, words):
+    assert wait_in_words(seconds) == words
+
+
+@pytest.fixture
+def throttled_app(database_url):  # noqa: ANN001, ANN201
+    """An app with a page and an API route whose budget is spent for `seconds` more."""
+    app = create_app(base_config(database_url))
+
+    @app.get("/throttled/<int:seconds>")
+    def throttled(seconds: int):  # noqa: ANN202
+        raise TooManyAttempts(seconds)
+
+    @app.get("/api/throttled/<int:seconds>")
+    def api_throttled(seconds: int):  # noqa: ANN202
+        raise TooManyAttempts(seconds)
+
+    app.test_client_class = ShopClient
+    with app.app_context():
+        yield app
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [(900, "about 15 minutes"), (60, "about a minute"), (20, "about 20 seconds")],
+)
+def test_429_page_and_json_say_the_wait_of_retry_after_in_words(throttled_app, seconds, words):
+    client = throttled_app.test_client()
+    sentence = f"Too many attempts. Please wait {words} and try again."
+    page = client.get(f"/throttled/{seconds}")
+    assert page.status_code == 429
+    assert page.headers["Retry-After"] == str(seconds)
+    assert f"<p>{sentence}</p>" in page.get_data(as_text=True)
+    api = client.get(f"/api/throttled/{seconds}")
+    assert api.status_code == 429
+    assert api.headers["Retry-After"] == str(seconds)
+    assert api.get_json() == {"error": sentence}
+
+
+def wait_sentence(response) -> str:  # noqa: ANN001
+    """The sentence the 429 page should show for the response's own Retry-After."""
+    words = wait_in_words(int(response.headers["Retry-After"]))
+    return f"Too many attempts. Please wait {words} and try again."
+
+
+def test_the_spent_sign_in_budget_says_about_15_minutes_as_retry_after_does(client):
+    make_user()
+    for _ in range(10):
+        assert client.login(password="not the password").status_code == 422
+    refused = client.login(password="not the password")
+    assert refused.status_code == 429
+    assert 880 <= int(refused.headers["Retry-After"]) <= 900  # a 15-minute window just opened
+    body = refused.get_data(as_text=True)
+    assert wait_sentence(refused) in body
+    assert "Please wait about 15 minutes and try again." in body
+
+
+def test_the_per_address_limit_says_its_wait_as_retry_after_does(client):
+    for number in range(30):
+        assert client.post_form("/auth/login", {
+            "email": f"u{number}@example.com", "password": "wrong pass"}).status_code == 422
+    refused = client.post_form("/auth/login", {"email": "u@example.com", "password": "x"})
+    assert refused.status_code == 429
+    # The one-minute window; Flask-Limiter rounds its reset up to the next whole second.
+    assert 1 <= int(refused.headers["Retry-After"]) <= 61
+    assert wait_sentence(refused) in refused.get_data(as_text=True)
+
+
+# A chunked body is held to MAX_CONTENT_LENGTH too -------------------------------------------------
+
+@pytest.fixture
+def chunked_client(app, client, monkeypatch):  # noqa: ANN001, ANN201
+    """The client, with the app behind what a server hands it for `Transfer-Encoding: chunked`:
+    no CONTENT_LENGTH, and `wsgi.input_terminated` (the stream ends where the body does)."""
+    inner = app.wsgi_app
+
+    def as_a_server_hands_chunked_bodies(environ, start_response):  # noqa: ANN001, ANN202
+        if environ.get("HTTP_TRANSFER_ENCODING") == "chunked":
+            environ.pop("CONTENT_LENGTH", None)
+            environ["wsgi.input_terminated"] = True
+        return inner(environ, start_response)
+
+    monkeypatch.setattr(app, "wsgi_app", as_a_server_hands_chunked_bodies)
+    return client
+
+
+def post_chunked(client: ShopClient, path: str, fields: dict[str, str], padding: int):  # noqa: ANN201
+    """The form (with its CSRF token) and then `padding` bytes more, sent chunked."""
+    body = urlencode({"csrf_token": client.csrf_token(), **fields, "padding": "x" * padding})
+    return client.post(path, input_stream=io.BytesIO(body.encode()),
+                       content_type="application/x-www-form-urlencoded",
+                       headers={"Transfer-Encoding": "chunked"})
+
+
+def test_a_chunked_body_over_the_limit_is_413_not_cut_and_processed(chunked_client):
+    make_user()
+    sessions_before = count_rows(UserSession)
+    # The credentials come first: a body cut at the limit would still sign in.
+    response = post_chunked(chunked_client, "/auth/login",
+                            {"email": "ada@example.com", "password": PASSWORD},
+                            padding=MAX_CONTENT_LENGTH_BYTES)
+    assert response.status_code == 413
+    assert MESSAGES[413] in response.get_data(as_text=True)
+    assert count_rows(UserSession) == sessions_before
+    assert chunked_client.signed_in_as() is None
+
+
+def test_a_chunked_body_under_the_limit_is_processed(chunked_client):
+    make_user()
+    response = post_chunked(chunked_client, "/auth/login",
+                            {"email": "ada@example.com", "password": PASSWORD}, padding=1000)
+    assert response.status_code == 303
+    assert chunked_client.signed_in_as() == "ada@example.com"
+
+
+# A NUL in the query string is refused before any query --------------------------------------------
+
+@pytest.fixture
+def every_statement(app):  # noqa: ANN001, ANN201
+    """Every statement sent to the database, transaction plumbing (set_config too) included."""
+    statements: list[str] = []
+
+    def record(_connection, _cursor, statement, *_rest) -> None:  # noqa: ANN001
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    yield statements
+    sa.event.remove(db.engine, "before_cursor_execute", record)
+
+
+@pytest.mark.parametrize("query", ["q=a%00b", "q=%00", "page=1&q=tea%00", "q=%01", "q=%1b[2J"])
+def test_a_control_character_in_the_search_is_the_400_page_before_any_query(
+        client, every_statement, query):
+    make_product(name="Green tea")
+    client.register()
+    every_statement.clear()
+    response = client.get(f"/?{query}")
+    assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    assert '<section class="error-page" data-status="400">' in body
+    assert MESSAGES[400] in body and 'data-cart-count="0"' in body
+    assert every_statement == []
+
+
+def test_a_nul_in_an_api_query_is_400_json_before_any_query(client, every_statement):
+    client.register()
+    every_statement.clear()
+    response = client.get("/api/cart?q=%00")
+    assert response.status_code == 400
+    assert response.get_json() == {"error": MESSAGES[400]}
+    assert every_statement == []

@@ -104,6 +104,10 @@ def test_import_accepts_a_byte_order_mark(app):
         ("A1,,1,1,\n", 2, "name"),
         ("A1," + "n" * 201 + ",1,1,\n", 2, "name"),
         ("A1,Tea,1,1,\nA2,Tea,1,1,\na1,Other,2,2,\n", 4, "duplicate sku"),
+        ("A1,Tea,\u0663,1,\n", 2, "price"),
+        ("A1,Tea,1,\uff13,\n", 2, "stock"),
+        ("A1,T\u202eea,1,1,\n", 2, "control or bidirectional-override character"),
+        ("A1,T\x00ea,1,1,\n", 2, "control or bidirectional-override character"),
     ],
 )
 def test_import_refuses_bad_rows_and_writes_nothing(app, body, line, reason):
@@ -119,6 +123,7 @@ def test_import_refuses_bad_rows_and_writes_nothing(app, body, line, reason):
     [
         (b"", "empty"),
         (b"sku,name,price\nA,B,1\n", "missing column(s): stock"),
+        (b"sku,name,price,stock, Stock\nA,B,1,1,2\n", "repeated column(s): stock"),
         (b"sku,name,price,stock\n", "no products"),
         (HEADER.encode() + "A,Caf\u00e9,1,1,\n".encode("latin-1"), "not UTF-8"),
     ],

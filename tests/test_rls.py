@@ -1,15 +1,21 @@
 """Row-level security on PostgreSQL: inside a shopper's request even a deliberately unscoped
-statement reaches only that shopper's rows, and with nobody signed in, no rows at all."""
+statement reaches only that shopper's rows, and with nobody signed in, no rows at all.
+
+Every table and every verb is probed as the app role, with and without a user set (and with
+only a session token or an e-mail being looked up); every transaction of every request,
+error pages, CSRF failures and 413s included, runs as that role."""
 
 import pytest
-from flask import abort, jsonify
+from flask import abort, has_request_context, jsonify
 from flask_login import current_user
-from sqlalchemy import func, select, text
+from flask_sqlalchemy.session import Session
+from sqlalchemy import delete, event, func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from storefront import create_app
 from storefront.extensions import db
-from storefront.models import User
-from tests.factories import make_product
+from storefront.models import CartMerge, Profile, User, UserCart, UserSession
+from tests.factories import make_product, make_user
 from tests.support import ShopClient, base_config
 
 OWNED_TABLES = ("profiles", "user_carts", "user_sessions", "cart_merges")
@@ -91,3 +97,307 @@ def test_maintenance_commands_see_every_account(probe_app):
     result = probe_app.test_cli_runner().invoke(args=["report", "--json"])
     assert '"profiles_created": 2' in result.output
     assert probe_app.test_cli_runner().invoke(args=["accounts", "check"]).exit_code == 0
+
+
+# Every table, every verb, as the app role --------------------------------------------------------
+
+REFUSED = "refused"  # permission denied, or a policy's WITH CHECK: SQLSTATE 42501
+NOBODY = {}
+
+
+@pytest.fixture
+def shop(app, database_url):  # noqa: ANN001, ANN201
+    """Ada and Bob own a row in every owned table; Cy has an account but no profile and no
+    cart, so a row written for Cy clashes with nothing and only a policy can refuse it.
+    Made as the connecting role, outside any request. Returns the ids by name."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row-level security is PostgreSQL's (a no-op on SQLite)")
+    first, second = make_product(), make_product()
+    ids = {"p1": first.id, "p2": second.id}
+    for name in ("ada", "bob", "cy"):
+        ids[name] = make_user(f"{name}@example.com").id
+    for name in ("ada", "bob"):
+        db.session.add(UserCart(user_id=ids[name], product_id=first.id, quantity=1))
+        db.session.add(CartMerge(guest_token=f"guest-of-{name}", user_id=ids[name],
+                                 lines_in=1, lines_kept=1))
+    db.session.execute(delete(Profile).where(Profile.user_id == ids["cy"]))
+    db.session.commit()
+    return ids
+
+
+def as_app_role(statement: str, scope: dict[str, object], **params: object) -> object:
+    """Run one statement as `storefront_app` in a scope set as storefront/rls.py sets it
+    (`user_id`, `token_hash`, `email`), in a transaction rolled back at once.
+
+    Returns the first column of the rows it returned (sorted, distinct), the number of rows
+    it changed, or REFUSED; any other error is raised."""
+    with db.engine.connect() as connection:
+        connection.exec_driver_sql("SET LOCAL ROLE storefront_app")
+        connection.execute(text(
+            "SELECT set_config('storefront.user_id', :user_id, true), "
+            "set_config('storefront.token_hash', :token_hash, true), "
+            "set_config('storefront.email', :email, true)"
+        ), {"user_id": str(scope.get("user_id") or ""),
+            "token_hash": scope.get("token_hash") or "", "email": scope.get("email") or ""})
+        try:
+            result = connection.execute(text(statement), params)
+            return sorted(set(result.scalars())) if result.returns_rows else result.rowcount
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) != "42501":
+                raise
+            return REFUSED
+        finally:
+            connection.rollback()
+
+
+NEW_SESSION = ("INSERT INTO user_sessions (user_id, token_hash, remember, created_at, "
+               "last_seen_at, expires_at, user_agent, ip) VALUES (:owner, "
+               "md5('probe') || md5('probe-2'), false, now(), now(), now() + interval '1 hour', "
+               "'', '')")
+NEW_USER = ("INSERT INTO users (email, email_canonical, password_hash, is_active, created_at) "
+            "VALUES (:email, :email, 'x', true, now())")
+# (table, verb, statement, outcome with nobody signed in, outcome signed in as Ada).
+# An outcome is the owners (by name) of the rows a SELECT returns, the number of rows a write
+# changed, or REFUSED. `:owner` is Ada or, where the verb names him, Cy. The writes read no
+# column (no WHERE, no RETURNING), so only the policies of their own verb decide, not SELECT's.
+PROBES = [
+    ("products", "SELECT", "SELECT id FROM products", ["p1", "p2"], ["p1", "p2"]),
+    ("products", "UPDATE", "UPDATE products SET stock = 1", REFUSED, REFUSED),
+    ("products", "DELETE", "DELETE FROM products", REFUSED, REFUSED),
+    ("products", "INSERT", "INSERT INTO products (sku, slug, name, description, price, stock, "
+     "active, created_at) VALUES ('NEW', 'new', 'New', '', 1, 1, true, now())", REFUSED, REFUSED),
+    ("products", "TRUNCATE", "TRUNCATE products CASCADE", REFUSED, REFUSED),
+
+    ("users", "SELECT", "SELECT id FROM users", [], ["ada"]),
+    ("users", "UPDATE", "UPDATE users SET is_active = true", 0, 1),
+    ("users", "DELETE", "DELETE FROM users", 0, 1),
+    ("users", "INSERT an account", NEW_USER, REFUSED, REFUSED),
+    ("users", "TRUNCATE", "TRUNCATE users CASCADE", REFUSED, REFUSED),
+
+    ("profiles", "SELECT", "SELECT user_id FROM profiles", [], ["ada"]),
+    ("profiles", "UPDATE", "UPDATE profiles SET first_name = 'X'", 0, 1),
+    ("profiles", "DELETE", "DELETE FROM profiles", 0, 1),
+    ("profiles", "INSERT for cy", "INSERT INTO profiles (user_id, first_name, last_name, "
+     "marketing_opt_in, updated_at) VALUES (:owner, 'Cy', 'Young', false, now())",
+     REFUSED, REFUSED),
+    ("profiles", "UPDATE to cy", "UPDATE profiles SET user_id = :owner", 0, REFUSED),
+    ("profiles", "TRUNCATE", "TRUNCATE profiles", REFUSED, REFUSED),
+
+    ("user_sessions", "SELECT", "SELECT user_id FROM user_sessions", [], ["ada"]),
+    ("user_sessions", "UPDATE", "UPDATE user_sessions SET revoked_at = now()", 0, 1),
+    ("user_sessions", "DELETE", "DELETE FROM user_sessions", 0, 1),
+    ("user_sessions", "INSERT for ada", NEW_SESSION, REFUSED, 1),
+    ("user_sessions", "INSERT for cy", NEW_SESSION, REFUSED, REFUSED),
+    ("user_sessions", "UPDATE to cy", "UPDATE user_sessions SET user_id = :owner", 0, REFUSED),
+    ("user_sessions", "TRUNCATE", "TRUNCATE user_sessions", REFUSED, REFUSED),
+
+    ("events", "SELECT", "SELECT user_id FROM events", [], []),
+    ("events", "UPDATE", "UPDATE events SET ok = true", 0, 0),
+    ("events", "DELETE", "DELETE FROM events", 0, 0),
+    ("events", "INSERT for nobody", "INSERT INTO events (kind, ok, user_id, created_at, detail) "
+     "VALUES ('probe', true, NULL, now(), '')", 1, 1),
+    ("events", "INSERT for ada", "INSERT INTO events (kind, ok, user_id, created_at, detail) "
+     "VALUES ('probe', true, :owner, now(), '')", REFUSED, 1),
+    ("events", "INSERT for cy", "INSERT INTO events (kind, ok, user_id, created_at, detail) "
+     "VALUES ('probe', true, :owner, now(), '')", REFUSED, REFUSED),
+    ("events", "UPDATE to cy", "UPDATE events SET user_id = :owner", 0, 0),
+    ("events", "TRUNCATE", "TRUNCATE events", REFUSED, REFUSED),
+
+    ("user_carts", "SELECT", "SELECT user_id FROM user_carts", [], ["ada"]),
+    ("user_carts", "UPDATE", "UPDATE user_carts SET quantity = 2", 0, 1),
+    ("user_carts", "DELETE", "DELETE FROM user_carts", 0, 1),
+    ("user_carts", "INSERT for ada", "INSERT INTO user_carts (user_id, product_id, quantity, "
+     "added_at, updated_at) VALUES (:owner, :p2, 1, now(), now())", REFUSED, 1),
+    ("user_carts", "INSERT for cy", "INSERT INTO user_carts (user_id, product_id, quantity, "
+     "added_at, updated_at) VALUES (:owner, :p2, 1, now(), now())", REFUSED, REFUSED),
+    ("user_carts", "UPDATE to cy", "UPDATE user_carts SET user_id = :owner", 0, REFUSED),
+    ("user_carts", "TRUNCATE", "TRUNCATE user_carts", REFUSED, REFUSED),
+
+    ("cart_merges", "SELECT", "SELECT user_id FROM cart_merges", [], ["ada"]),
+    ("cart_merges", "UPDATE", "UPDATE cart_merges SET lines_in = 2", 0, 1),
+    ("cart_merges", "DELETE", "DELETE FROM cart_merges", 0, 1),
+    ("cart_merges", "INSERT for ada", "INSERT INTO cart_merges (guest_token, user_id, "
+     "merged_at, lines_in, lines_kept) VALUES ('probe', :owner, now(), 1, 1)", REFUSED, 1),
+    ("cart_merges", "INSERT for cy", "INSERT INTO cart_merges (guest_token, user_id, "
+     "merged_at, lines_in, lines_kept) VALUES ('probe', :owner, now(), 1, 1)", REFUSED, REFUSED),
+    ("cart_merges", "UPDATE to cy", "UPDATE cart_merges SET user_id = :owner", 0, REFUSED),
+    ("cart_merges", "TRUNCATE", "TRUNCATE cart_merges", REFUSED, REFUSED),
+
+    ("alembic_version", "SELECT", "SELECT version_num FROM alembic_version", REFUSED, REFUSED),
+    ("alembic_version", "UPDATE", "UPDATE alembic_version SET version_num = 'x'",
+     REFUSED, REFUSED),
+    ("alembic_version", "DELETE", "DELETE FROM alembic_version", REFUSED, REFUSED),
+    ("alembic_version", "INSERT", "INSERT INTO alembic_version VALUES ('probe')",
+     REFUSED, REFUSED),
+    ("alembic_version", "TRUNCATE", "TRUNCATE alembic_version", REFUSED, REFUSED),
+]
+PROBED_TABLES = sorted({table for table, *_ in PROBES})
+
+
+def test_the_probes_cover_every_table_and_verb():
+    """A table added later fails here until its probes (and its policies) are written."""
+    assert set(PROBED_TABLES) == {t.name for t in db.metadata.sorted_tables} | {"alembic_version"}
+    for table in PROBED_TABLES:
+        verbs = {verb.split()[0] for name, verb, *_ in PROBES if name == table}
+        assert verbs == {"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE"}, table
+
+
+def outcome_of(expected: object, ids: dict[str, int]) -> object:
+    return sorted(ids[name] for name in expected) if isinstance(expected, list) else expected
+
+
+@pytest.mark.parametrize("table", PROBED_TABLES)
+def test_what_the_app_role_may_do_to_each_table_with_and_without_a_user(shop, table):
+    for name, verb, statement, anonymous, as_ada in PROBES:
+        if name != table:
+            continue
+        owner = shop["cy"] if verb.endswith(" cy") else shop["ada"]
+        params = {key: value for key, value in {
+            "owner": owner, "p2": shop["p2"], "email": "new@example.com"}.items()
+            if f":{key}" in statement}
+        for scope, expected in ((NOBODY, anonymous), ({"user_id": shop["ada"]}, as_ada)):
+            got = as_app_role(statement, scope, **params)
+            assert got == outcome_of(expected, shop), (verb, scope, got)
+
+
+def session_token_hash(user_id: int) -> str:
+    return db.session.scalar(select(UserSession.token_hash).where(UserSession.user_id == user_id))
+
+
+def test_a_session_found_by_its_token_is_read_only(shop):
+    """Before the user is known (the cookie's token is being looked up), the session row and
+    its user can be read, and nothing else: not re-owned, revoked, deleted or added to."""
+    token_hash = session_token_hash(shop["ada"])
+    by_token = {"token_hash": token_hash}
+    params = {"hash": token_hash, "cy": shop["cy"]}
+    assert as_app_role("SELECT user_id FROM user_sessions", by_token) == [shop["ada"]]
+    assert as_app_role("SELECT id FROM users", by_token) == [shop["ada"]]
+    for statement in (
+        "UPDATE user_sessions SET user_id = :cy WHERE token_hash = :hash",
+        "UPDATE user_sessions SET user_id = :cy",
+        "UPDATE user_sessions SET revoked_at = now() WHERE token_hash = :hash",
+        "DELETE FROM user_sessions WHERE token_hash = :hash",
+        "DELETE FROM user_sessions",
+        "UPDATE users SET password_hash = 'x' WHERE id IN (SELECT user_id FROM user_sessions "
+        "WHERE token_hash = :hash)",
+        "UPDATE users SET password_hash = 'x'",
+        "DELETE FROM users",
+    ):
+        assert as_app_role(statement, by_token, **params) == 0, statement
+    assert as_app_role("SELECT user_id FROM profiles", by_token) == []
+    for owner in ("ada", "cy"):
+        assert as_app_role(NEW_SESSION, by_token, owner=shop[owner]) == REFUSED, owner
+    # With the user known too, the row still cannot be handed to someone else.
+    both = {"user_id": shop["ada"], "token_hash": token_hash}
+    assert as_app_role("UPDATE user_sessions SET user_id = :cy WHERE token_hash = :hash",
+                       both, **params) == REFUSED
+
+
+def test_an_account_found_by_its_email_is_read_only(shop):
+    by_email = {"email": "ada@example.com"}
+    assert as_app_role("SELECT id FROM users", by_email) == [shop["ada"]]
+    assert as_app_role("UPDATE users SET password_hash = 'x'", by_email) == 0
+    assert as_app_role("UPDATE users SET password_hash = 'x' WHERE email_canonical = "
+                       "'ada@example.com'", by_email) == 0
+    assert as_app_role("DELETE FROM users", by_email) == 0
+    assert as_app_role("SELECT user_id FROM user_sessions", by_email) == []
+    assert as_app_role(NEW_SESSION, by_email, owner=shop["ada"]) == REFUSED
+
+
+def test_sign_up_inserts_only_the_account_it_declared(shop):
+    declared = {"email": "new@example.com"}
+    assert as_app_role(NEW_USER, declared, email="new@example.com") == 1
+    assert as_app_role(NEW_USER, declared, email="other@example.com") == REFUSED
+    assert as_app_role(NEW_USER, NOBODY, email="new@example.com") == REFUSED
+
+
+def test_a_user_cannot_change_or_delete_another_users_account(shop):
+    as_ada = {"user_id": shop["ada"]}
+    for statement in ("UPDATE users SET is_active = false WHERE id = :bob",
+                      "UPDATE users SET email = 'x' WHERE id = :bob",
+                      "DELETE FROM users WHERE id = :bob"):
+        assert as_app_role(statement, as_ada, bob=shop["bob"]) == 0, statement
+    assert as_app_role("UPDATE users SET id = :new WHERE id = :ada", as_ada,
+                       new=shop["bob"] + 1000, ada=shop["ada"]) == REFUSED
+
+
+# Every transaction of every request runs as the app role ----------------------------------------
+
+@pytest.fixture
+def recording_app(database_url):  # noqa: ANN001, ANN201
+    """The shop, recording the role each transaction of a request runs as, and at the end of
+    every request (error pages included) which accounts it could still read."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row-level security is PostgreSQL's (a no-op on SQLite)")
+    app = create_app(base_config(database_url, PROPAGATE_EXCEPTIONS=False))
+    app.test_client_class = ShopClient
+    seen: dict[str, list] = {"roles": [], "roles_of_the_request": [], "readable_users": []}
+
+    @app.get("/boom")
+    def boom():  # noqa: ANN202
+        raise RuntimeError("crash")
+
+    @app.after_request
+    def readable_users(response):  # noqa: ANN001, ANN202
+        seen["roles_of_the_request"] = list(seen["roles"])  # before this probe's own query
+        seen["readable_users"].append(db.session.scalars(text("SELECT email FROM users")).all())
+        return response
+
+    def role_of(_session, _transaction, connection) -> None:  # noqa: ANN001
+        # Runs after storefront/rls.py's own listener (registered first, at import).
+        if has_request_context():
+            seen["roles"].append(connection.exec_driver_sql("SELECT current_user").scalar())
+
+    event.listen(Session, "after_begin", role_of)
+    try:
+        with app.app_context():
+            yield app, seen
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        event.remove(Session, "after_begin", role_of)
+
+
+ADA = ["ada@example.com"]
+# (what Ada's browser sends, given its CSRF token; the status; the accounts readable then).
+REQUESTS = {
+    "page": (lambda client, _token: client.get("/"), 200, ADA),
+    "CSRF failure": (lambda client, _token: client.post("/cart/add", data={"product_id": "1"}),
+                     400, ADA),
+    "413": (lambda client, token: client.post("/cart/add", data={
+        "csrf_token": token, "x": "x" * (1024 * 1024 + 1)}), 413, ADA),
+    "404 page": (lambda client, _token: client.get("/nowhere"), 404, ADA),
+    "domain 404": (lambda client, _token: client.get("/products/no-such-product"), 404, ADA),
+    "405": (lambda client, _token: client.delete("/cart"), 405, ADA),
+    "500 page": (lambda client, _token: client.get("/boom"), 500, ADA),
+    "API CSRF failure": (lambda client, _token: client.put("/api/profile", json={}), 400, ADA),
+    # A JSON 404 never asks who is signed in: its scope stays anonymous, reading no one.
+    "API 404": (lambda client, _token: client.get("/api/nothing"), 404, []),
+}
+
+
+@pytest.mark.parametrize("situation", REQUESTS)
+def test_every_transaction_of_a_request_runs_as_the_app_role(recording_app, situation):
+    app, seen = recording_app
+    make_user("bob@example.com")
+    client = app.test_client()
+    assert client.register("ada@example.com").status_code == 303
+    token = client.csrf_token()
+    for recorded in seen.values():
+        recorded.clear()
+    send, status, readable = REQUESTS[situation]
+    assert send(client, token).status_code == status
+    if readable:  # the page loaded Ada: in a transaction of its own, probed here
+        assert seen["roles_of_the_request"], "no transaction before the probe's"
+    assert set(seen["roles"]) == {"storefront_app"}
+    assert seen["readable_users"] == [readable]  # never Bob's
+
+
+def test_an_anonymous_error_page_reads_no_account(recording_app):
+    app, seen = recording_app
+    make_user("bob@example.com")
+    client = app.test_client()
+    for path in ("/nowhere", "/products/nothing"):
+        seen["readable_users"].clear()
+        assert client.get(path).status_code == 404
+        assert seen["readable_users"] == [[]]
