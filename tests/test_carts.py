@@ -1,7 +1,9 @@
-"""The carts service: atomic saved-cart changes, the merge rules, cleanup."""
+"""The carts service: the guest cart's rules, atomic saved-cart changes, the merge rules and
+its facts, cleanup."""
 
 import threading
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select, update
@@ -24,6 +26,109 @@ def saved(user_id: int) -> dict[int, int]:
 
 def guest(lines: dict, token: str = "guest-token-1") -> carts.GuestCart:
     return carts.GuestCart(token, lines)
+
+
+# The guest cart's rules (pure: lines in, new lines out) -----------------------------------------
+
+def test_guest_add_puts_a_new_product_last_and_sums_an_existing_line_in_place(app):
+    first, second = make_product(stock=10), make_product(stock=10)
+    lines = {second.id: 1}
+    grown, result = carts.add_to_guest_lines(lines, first.id, 2)
+    assert list(grown.items()) == [(second.id, 1), (first.id, 2)]
+    assert (result.quantity, result.capped) == (2, False)
+    summed, result = carts.add_to_guest_lines(grown, second.id, 3)
+    assert list(summed.items()) == [(second.id, 4), (first.id, 2)]
+    assert (result.quantity, result.capped) == (4, False)
+    assert lines == {second.id: 1}  # the lines handed in are left as they were
+
+
+def test_guest_add_caps_at_stock_and_says_so(app):
+    kettle = make_product(name="Kettle", stock=3)
+    lines, result = carts.add_to_guest_lines({kettle.id: 2}, kettle.id, 2)
+    assert lines == {kettle.id: 3}
+    assert (result.product.name, result.quantity, result.capped) == ("Kettle", 3, True)
+
+
+def test_guest_add_reaches_exactly_99_per_line(app):
+    product = make_product(stock=500)
+    lines, _ = carts.add_to_guest_lines({}, product.id, 60)
+    lines, result = carts.add_to_guest_lines(lines, product.id, 60)
+    assert lines == {product.id: 99}
+    assert (result.quantity, result.capped) == (99, True)
+    exact, result = carts.add_to_guest_lines({}, product.id, 99)
+    assert exact == {product.id: 99} and not result.capped
+
+
+def test_guest_add_refuses_sold_out_inactive_and_unknown_products(app):
+    sold_out, hidden = make_product(name="Gone Tea", stock=0), make_product(active=False)
+    with pytest.raises(SoldOut) as refused:
+        carts.add_to_guest_lines({}, sold_out.id, 1)
+    assert refused.value.product_name == "Gone Tea"
+    for product_id in (hidden.id, 999_999, 2**31, 0, -1):
+        with pytest.raises(NotFound):
+            carts.add_to_guest_lines({}, product_id, 1)
+
+
+def test_guest_51st_line_is_cart_full_but_existing_lines_still_grow(app):
+    products = make_products(51)
+    lines = {product.id: 1 for product in products[:50]}
+    with pytest.raises(CartFull) as refused:
+        carts.add_to_guest_lines(lines, products[50].id, 1)
+    assert refused.value.max_lines == 50
+    grown, result = carts.add_to_guest_lines(lines, products[0].id, 1)
+    assert result.quantity == 2 and len(grown) == 50
+    assert list(grown)[0] == products[0].id  # summed in its place
+
+
+def test_guest_set_quantity_caps_keeps_the_place_and_zero_removes(app):
+    tea, mug = make_product(stock=6), make_product(stock=500)
+    lines = {tea.id: 1, mug.id: 1}
+    changed, result = carts.set_guest_quantity(lines, tea.id, 9)
+    assert list(changed.items()) == [(tea.id, 6), (mug.id, 1)]
+    assert (result.quantity, result.capped) == (6, True)
+    changed, result = carts.set_guest_quantity(lines, mug.id, 99)
+    assert changed[mug.id] == 99 and not result.capped
+    removed, result = carts.set_guest_quantity(lines, tea.id, 0)
+    assert removed == {mug.id: 1} and result is None
+    assert lines == {tea.id: 1, mug.id: 1}
+
+
+def test_guest_set_quantity_refuses_missing_unknown_and_sold_out_lines(app):
+    tea, other = make_product(name="Tea"), make_product(name="Other")
+    sold_out = make_product(name="Empty", stock=0)
+    lines = {tea.id: 1, sold_out.id: 2}
+    with pytest.raises(NotInCart) as refused:
+        carts.set_guest_quantity(lines, other.id, 2)
+    assert refused.value.args == ("Other",)
+    with pytest.raises(NotFound):
+        carts.set_guest_quantity(lines, 999_999, 2)
+    with pytest.raises(SoldOut):
+        carts.set_guest_quantity(lines, sold_out.id, 1)
+    removed, _ = carts.set_guest_quantity(lines, sold_out.id, 0)  # a sold-out line can go
+    assert removed == {tea.id: 1}
+
+
+def test_guest_remove_keeps_the_order_and_refuses_what_the_cart_does_not_hold(app):
+    first, second, third, other = make_products(4)
+    lines = {third.id: 1, first.id: 2, second.id: 3}
+    assert list(carts.remove_from_guest_lines(lines, first.id).items()) == [
+        (third.id, 1), (second.id, 3)]
+    with pytest.raises(NotInCart):
+        carts.remove_from_guest_lines(lines, other.id)
+    with pytest.raises(NotFound):
+        carts.remove_from_guest_lines(lines, 999_999)
+    assert lines == {third.id: 1, first.id: 2, second.id: 3}
+
+
+def test_guest_view_and_count_leave_out_sold_out_and_withdrawn_lines(app):
+    tea = make_product(price="4.50", stock=10)
+    empty, hidden = make_product(price="7.00", stock=0), make_product(price="9.00", active=False)
+    lines = {empty.id: 1, tea.id: 2, hidden.id: 3, 999_999: 4}
+    view = carts.view_of(lines)
+    assert [line.product.id for line in view.lines] == [empty.id, tea.id, hidden.id]
+    assert (view.subtotal, view.count) == (Decimal("9.00"), 2)
+    assert [line.product.id for line in view.withdrawn] == [hidden.id]
+    assert carts.count_of(lines) == 2
 
 
 # Saved cart ---------------------------------------------------------------------------------
@@ -114,6 +219,66 @@ def test_lines_of_two_shoppers_never_mix(app):
     carts.clear_saved_cart(ada.id)
     assert saved(ada.id) == {} and saved(bob.id) == {mug.id: 2}
     assert [line.product.id for line in carts.get_saved_cart(bob.id).lines] == [mug.id]
+
+
+def saved_order(user_id: int) -> list[int]:
+    db.session.rollback()
+    return [line.product.id for line in carts.get_saved_cart(user_id).lines]
+
+
+def test_saved_lines_keep_the_order_they_were_first_added(app):
+    user = make_user()
+    a, b, c = make_products(3, stock=50)  # ids in the order a < b < c
+    for product in (c, a, b):
+        carts.add_to_saved_cart(user.id, product.id, 1)
+    assert saved_order(user.id) == [c.id, a.id, b.id]
+    carts.set_saved_quantity(user.id, a.id, 5)
+    carts.add_to_saved_cart(user.id, c.id, 2)
+    assert saved_order(user.id) == [c.id, a.id, b.id]
+    assert saved(user.id) == {c.id: 3, a.id: 5, b.id: 1}
+
+
+def test_the_sql_guard_alone_refuses_a_51st_saved_line(app, monkeypatch):
+    """With the Python pre-check gone, the INSERT's own condition still keeps the cap."""
+    user = make_user()
+    products = make_products(51)
+    for product in products[:50]:
+        carts.add_to_saved_cart(user.id, product.id, 1)
+    monkeypatch.setattr(carts, "_check_room", lambda *args: None)
+    with pytest.raises(CartFull):
+        carts.add_to_saved_cart(user.id, products[50].id, 1)
+    assert len(saved(user.id)) == 50 and products[50].id not in saved(user.id)
+    assert carts.add_to_saved_cart(user.id, products[0].id, 1).quantity == 2
+
+
+def test_saved_view_and_count_leave_out_sold_out_and_withdrawn_lines(app):
+    user = make_user()
+    tea = make_product(price="4.50", stock=10)
+    empty, hidden = make_product(price="7.00", stock=5), make_product(price="9.00")
+    for product, quantity in ((empty, 1), (tea, 2), (hidden, 3)):
+        carts.add_to_saved_cart(user.id, product.id, quantity)
+    db.session.execute(update(Product).where(Product.id == empty.id).values(stock=0))
+    db.session.execute(update(Product).where(Product.id == hidden.id).values(active=False))
+    db.session.commit()
+    view = carts.get_saved_cart(user.id)
+    assert [line.product.id for line in view.lines] == [empty.id, tea.id, hidden.id]
+    assert (view.subtotal, view.count) == (Decimal("9.00"), 2)
+    assert [line.product.id for line in view.withdrawn] == [hidden.id]
+    assert carts.count_saved_cart(user.id) == 2
+
+
+def test_removing_withdrawn_lines_spares_lines_sold_again_and_other_carts(app):
+    ada, bob = make_user("ada@example.com"), make_user("bob@example.com")
+    hidden, back, fine = make_products(3)
+    for product in (hidden, back, fine):
+        carts.add_to_saved_cart(ada.id, product.id, 1)
+    carts.add_to_saved_cart(bob.id, hidden.id, 1)
+    db.session.execute(update(Product).where(Product.id == hidden.id).values(active=False))
+    db.session.commit()
+    # `back` was withdrawn when the page read the cart and is sold again by the time it writes.
+    assert carts.remove_withdrawn_saved_lines(ada.id, [hidden.id, back.id]) == 1
+    assert saved(ada.id) == {back.id: 1, fine.id: 1}
+    assert saved(bob.id) == {hidden.id: 1}
 
 
 # The merge ------------------------------------------------------------------------------------
@@ -241,6 +406,107 @@ def test_merge_figures_reach_the_report(app):
     assert (report.cart_merges_attempted, report.cart_merges_succeeded) == (1, 1)
     assert report.cart_merge_success_rate == 1.0
     assert (report.cart_lines_merged, report.cart_lines_capped, report.cart_lines_dropped) == (2, 1, 1)
+
+
+def test_merge_of_60_saved_and_60_guest_reaches_exactly_99(app):
+    user, product = make_user(), make_product(stock=500)
+    carts.add_to_saved_cart(user.id, product.id, 60)
+    result = merge(user.id, guest({product.id: 60}))
+    assert saved(user.id) == {product.id: 99}
+    assert [(line.outcome, line.saved, line.guest, line.final, line.stock)
+            for line in result.lines] == [(MergeOutcome.CAPPED_AT_LINE_MAX, 60, 60, 99, 500)]
+
+
+def test_merge_of_a_new_guest_line_of_99_adds_all_99(app):
+    user, product = make_user(), make_product(stock=500)
+    result = merge(user.id, guest({product.id: 99}))
+    assert saved(user.id) == {product.id: 99}
+    assert [(line.outcome, line.final) for line in result.lines] == [(MergeOutcome.ADDED, 99)]
+
+
+def test_merge_facts_of_every_outcome(app):
+    """(outcome, saved before, from the guest, saved after, stock) for each kind of line."""
+    user = make_user()
+    summed, at_stock = make_product(name="Summed", stock=10), make_product(name="AtStock", stock=5)
+    at_max, hidden = make_product(name="AtMax", stock=500), make_product(name="Hidden")
+    empty, added = make_product(name="Empty", stock=5), make_product(name="Added", stock=10)
+    full = make_product(name="Full", stock=10)
+    for product, quantity in ((summed, 2), (at_stock, 3), (at_max, 60), (hidden, 2), (empty, 1)):
+        carts.add_to_saved_cart(user.id, product.id, quantity)
+    for filler in make_products(44):  # 49 saved lines: room for one new line
+        carts.add_to_saved_cart(user.id, filler.id, 1)
+    db.session.execute(update(Product).where(Product.id == hidden.id).values(active=False))
+    db.session.execute(update(Product).where(Product.id == empty.id).values(stock=0))
+    db.session.commit()
+
+    result = merge(user.id, guest({
+        summed.id: 3, at_stock.id: 4, at_max.id: 60, hidden.id: 1, 777_777: 1, empty.id: 2,
+        added.id: 2, full.id: 1,
+    }))
+    assert result.status is MergeStatus.MERGED
+    assert [(line.product_name, line.outcome, line.saved, line.guest, line.final, line.stock)
+            for line in result.lines] == [
+        ("Summed", MergeOutcome.SUMMED, 2, 3, 5, 10),
+        ("AtStock", MergeOutcome.CAPPED_AT_STOCK, 3, 4, 5, 5),
+        ("AtMax", MergeOutcome.CAPPED_AT_LINE_MAX, 60, 60, 99, 500),
+        ("Hidden", MergeOutcome.DROPPED_UNAVAILABLE, 2, 1, 2, 0),
+        (None, MergeOutcome.DROPPED_UNAVAILABLE, 0, 1, 0, 0),
+        ("Empty", MergeOutcome.DROPPED_SOLD_OUT, 1, 2, 1, 0),
+        ("Added", MergeOutcome.ADDED, 0, 2, 2, 10),
+        ("Full", MergeOutcome.DROPPED_CART_FULL, 0, 1, 0, 10),
+    ]
+    rows = saved(user.id)
+    assert len(rows) == 50 and full.id not in rows
+    for line in result.lines:  # "final" is what the saved cart holds now
+        assert rows.get(line.product_id, 0) == line.final
+    assert (result.lines_in, result.lines_kept) == (8, 4)
+    assert (result.count(capped=True), result.count(dropped=True)) == (2, 4)
+
+
+def test_merge_keeps_saved_lines_first_then_guest_lines_in_guest_order(app):
+    user = make_user()
+    p1, p2, p3, p4, p5 = make_products(5, stock=50)
+    carts.add_to_saved_cart(user.id, p4.id, 1)
+    carts.add_to_saved_cart(user.id, p2.id, 1)
+    merge(user.id, guest({p5.id: 1, p2.id: 2, p1.id: 1, p3.id: 1}))
+    # p2 summed into the saved line, which keeps its place.
+    assert saved_order(user.id) == [p4.id, p2.id, p5.id, p1.id, p3.id]
+    assert saved(user.id)[p2.id] == 3
+
+
+def break_the_line_check(monkeypatch) -> None:  # noqa: ANN001
+    """Plant a fault the database catches: the merge's upsert writes a quantity of 100, which
+    the CHECK on user_carts refuses, after the cart_merges row was inserted."""
+    monkeypatch.setattr(carts, "cap_quantity", lambda requested, stock: 100)
+
+
+def test_merge_failing_inside_the_database_rolls_back_to_its_savepoint(app, monkeypatch):
+    user, product = make_user(), make_product()
+    break_the_line_check(monkeypatch)
+    signed = accounts.sign_in(user.email, PASSWORD, guest_cart=guest({product.id: 1}))
+    monkeypatch.undo()
+    assert signed.merge.failed
+    db.session.rollback()
+    assert accounts.load_session(signed.token) is not None
+    assert saved(user.id) == {}
+    assert db.session.scalar(select(func.count()).select_from(CartMerge)) == 0
+    failure = db.session.scalar(select(Event).where(Event.kind == "cart_merge"))
+    assert (failure.ok, failure.detail) == (False, "error=IntegrityError")
+
+
+def test_merge_success_rate_counts_failed_merges(app, monkeypatch):
+    user = make_user()
+    first, second, third = make_products(3)
+    merge(user.id, guest({first.id: 1}, "first-visit"))
+    merge(user.id, guest({second.id: 1}, "second-visit"))
+    break_the_line_check(monkeypatch)
+    assert carts.merge_safely(user.id, guest({third.id: 1}, "third-visit")).failed
+    db.session.commit()
+    monkeypatch.undo()
+    report = events.build_report(30)
+    assert (report.cart_merges_attempted, report.cart_merges_succeeded,
+            report.cart_merges_failed) == (3, 2, 1)
+    assert report.cart_merge_success_rate == round(2 / 3, 4)
 
 
 # Cleanup --------------------------------------------------------------------------------------

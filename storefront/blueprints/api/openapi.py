@@ -170,13 +170,18 @@ SCHEMAS: dict[str, Any] = {
     },
     "CartLine": {
         "type": "object",
-        "required": ["product_id", "name", "unit_price", "quantity", "line_total"],
+        "required": ["product_id", "name", "unit_price", "quantity", "line_total", "available"],
         "properties": {
             "product_id": {"type": "integer", "minimum": 1, "maximum": ID_MAX},
             "name": {"type": "string", "minLength": 1, "maxLength": PRODUCT_NAME_MAX_CHARS},
             "unit_price": MONEY,
             "quantity": {"type": "integer", "minimum": 1, "maximum": LINE_MAX_QUANTITY},
             "line_total": MONEY,
+            "available": {
+                "type": "boolean",
+                "description": "The line can be bought now (its product is sold and in stock): "
+                "only such lines count in the subtotal and the count.",
+            },
         },
         "additionalProperties": False,
     },

@@ -102,6 +102,7 @@ def cart():  # noqa: ANN201
                 "unit_price": plain_money(line.product.price),
                 "quantity": line.quantity,
                 "line_total": plain_money(line.line_total),
+                "available": line.available,
             }
             for line in view.lines
         ],

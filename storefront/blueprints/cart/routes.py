@@ -10,7 +10,7 @@ from storefront.blueprints.cart import bp
 from storefront.blueprints.cart.forms import CartInputError, CartLineForm
 from storefront.blueprints.cart.session_cart import current_cart
 from storefront.exceptions import CartFull, NotInCart, SoldOut
-from storefront.models import CART_MAX_LINES
+from storefront.models import CART_MAX_LINES, LINE_MAX_QUANTITY
 
 NOT_IN_CART = "That product is not in your cart."
 LINE_REMOVED = "The line was removed from your cart."
@@ -36,11 +36,11 @@ def _refused(error: CartInputError, form: CartLineForm):  # noqa: ANN202
 
 
 def _flash_capped(result: carts.AddResult) -> None:
-    flash(
-        f"Only {result.product.stock} of {result.product.name} can be ordered: "
-        f"your cart now has {result.quantity}.",
-        "warning",
-    )
+    if result.quantity == LINE_MAX_QUANTITY < result.product.stock:
+        limit = f"At most {LINE_MAX_QUANTITY} of {result.product.name} fit in one cart line"
+    else:
+        limit = f"Only {result.product.stock} of {result.product.name} can be ordered"
+    flash(f"{limit}: your cart now has {result.quantity}.", "warning")
 
 
 def _flash_sold_out(error: SoldOut) -> None:

@@ -182,6 +182,8 @@ def describe_merged_line(line: carts.MergedLine) -> str:
     """One line of the receipt: `Tea: 6 wanted, set to 4 (only 4 in stock)`."""
     name, outcome = _name(line), line.outcome
     wanted = line.saved + line.guest
+    if outcome is MergeOutcome.ADDED:
+        return f"{name}: {line.final} added"
     if outcome is MergeOutcome.SUMMED:
         return f"{name}: {line.saved} saved + {line.guest} from this visit = {line.final}"
     if outcome is MergeOutcome.CAPPED_AT_STOCK:
