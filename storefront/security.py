@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 
 from storefront.extensions import csrf
 
@@ -29,19 +29,23 @@ def protect_forms() -> None:
         csrf.protect()
 
 
+def set_security_headers(response: Response) -> Response:
+    """Every response's security headers (an `after_request` hook, at module level so that
+    `make mutate` reaches it)."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    # Pages carry the cart, the account and a CSRF token: never store them in a cache.
+    if request.endpoint != "static":
+        headers["Cache-Control"] = "no-store"
+    if current_app.config["SESSION_COOKIE_SECURE"] and request.is_secure:
+        headers.setdefault(
+            "Strict-Transport-Security", f"max-age={HSTS_MAX_AGE_SECONDS}; includeSubDomains"
+        )
+    return response
+
+
 def register(app: Flask) -> None:
-    @app.after_request
-    def set_security_headers(response: Response) -> Response:
-        headers = response.headers
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("X-Frame-Options", "DENY")
-        # Pages carry the cart, the account and a CSRF token: never store them in a cache.
-        if request.endpoint != "static":
-            headers["Cache-Control"] = "no-store"
-        if app.config["SESSION_COOKIE_SECURE"] and request.is_secure:
-            headers.setdefault(
-                "Strict-Transport-Security", f"max-age={HSTS_MAX_AGE_SECONDS}; includeSubDomains"
-            )
-        return response
+    app.after_request(set_security_headers)

@@ -14,8 +14,8 @@ type answers exactly `400`; every other value may be accepted or refused, but ne
 from __future__ import annotations
 
 import json
-import socket
 import re
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
