@@ -39,6 +39,19 @@ target_db = current_app.extensions['migrate'].db
 # ... etc.
 
 
+# Kept by the database, not mapped by the ORM (migration 0009): not for autogenerate to drop.
+UNMAPPED_TABLE_PREFIX = "products_search"
+UNMAPPED_COLUMNS = {("products", "search_vector")}
+
+
+def include_object(object_, name, type_, reflected, compare_to):
+    if type_ == "table" and name.startswith(UNMAPPED_TABLE_PREFIX):
+        return False
+    if type_ == "column" and (object_.table.name, name) in UNMAPPED_COLUMNS:
+        return False
+    return not (type_ == "index" and name == "ix_products_search_vector")
+
+
 def get_metadata():
     if hasattr(target_db, 'metadatas'):
         return target_db.metadatas[None]
@@ -91,6 +104,10 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # The shop's connections run in autocommit (storefront/database.py); a migration
+            # runs in a transaction of psycopg's own, all of it or nothing.
+            connection = connection.execution_options(isolation_level="READ COMMITTED")
         if connection.dialect.name == "sqlite":
             # Batch migrations recreate tables; with foreign keys on, dropping the old copy
             # would cascade into the tables that reference it. The PRAGMA only works
@@ -99,6 +116,7 @@ def run_migrations_online():
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
+            include_object=include_object,
             **conf_args
         )
 

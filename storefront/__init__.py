@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from storefront import security
 from storefront.config import load_config
-from storefront.database import configure_sqlite
+from storefront.database import configure_postgresql, configure_sqlite
 from storefront.extensions import csrf, db, limiter, login_manager, migrate
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,7 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app, db, directory=os.path.join(PROJECT_ROOT, "migrations"),
         render_as_batch=True, compare_type=True,
     )
-    from storefront import request_guard, request_log, rls  # noqa: F401 - rls scopes sessions
+    from storefront import request_guard, request_log, rls
 
     request_log.register(app)  # first, so every response (400s and 429s too) is timed and logged
     request_guard.register(app)  # then hostile input is refused before anything reads it
@@ -45,6 +45,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
+        elif db.engine.dialect.name == "postgresql":
+            configure_postgresql(db.engine, rls.scope_prefix)
 
     hops = app.config["TRUST_PROXY_HOPS"]
     if hops:

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
 
-from sqlalchemy import func, or_, select
+import sqlalchemy as sa
+from sqlalchemy import ColumnElement, Select, func, select, union_all
+from sqlalchemy.orm import aliased
 
 from storefront.database import begin_write, db
 from storefront.exceptions import CatalogImportError, NotFound
@@ -21,14 +23,22 @@ from storefront.models import (
     PRODUCT_NAME_MAX_CHARS,
     PRODUCTS_PER_PAGE,
     SEARCH_MAX_CHARS,
+    SEARCH_MAX_WORDS,
     SKU_MAX_CHARS,
     SLUG_MAX_CHARS,
     STOCK_MAX,
+    TOTAL_COUNT_CAP,
     Product,
 )
 
 REQUIRED_COLUMNS = ("sku", "name", "price", "stock")
 OPTIONAL_COLUMNS = ("description",)
+# A search word: letters and digits (`_` and punctuation separate words).
+WORD = re.compile(r"[^\W_]+")
+# The tsvector PostgreSQL keeps for each product (migration 0009), and SQLite's FTS5 table;
+# neither is a mapped column: the ORM never reads or writes them.
+SEARCH_VECTOR = sa.literal_column("products.search_vector")
+FTS_TABLE = sa.table("products_search", sa.column("rowid"), sa.column("products_search"))
 # ASCII digits only: `\d` would also take Arabic-Indic or full-width digits.
 PRICE_PATTERN = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
 STOCK_PATTERN = re.compile(r"[0-9]+")
@@ -41,10 +51,15 @@ HIDDEN_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u2
 
 @dataclass(frozen=True)
 class ProductPage:
+    """One page of products. `total` is counted up to `TOTAL_COUNT_CAP` and no further
+    (`total_capped` past it), so a page costs the same whatever the size of the catalog;
+    `pages` is known only below the cap."""
+
     products: list[Product]
     page: int
-    pages: int
     total: int
+    total_capped: bool
+    has_next: bool
     query: str
 
     @property
@@ -52,8 +67,8 @@ class ProductPage:
         return self.page > 1
 
     @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
+    def pages(self) -> int | None:
+        return None if self.total_capped else max(1, -(-self.total // PRODUCTS_PER_PAGE))
 
 
 @dataclass(frozen=True)
@@ -62,39 +77,87 @@ class ImportResult:
     updated: int
 
 
-def _like_pattern(text: str) -> str:
-    """A LIKE pattern matching `text` anywhere, with `%`, `_` and `\\` taken literally."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+def search_words(query: str) -> list[str]:
+    """The words a search looks for: runs of letters and digits, lower-cased, each a prefix
+    of a word in a product's name or sku (`cof` finds `Coffee`, `00012` finds `SKU-00012`).
+    Punctuation, `%` and `_` included, separates words and is never a wildcard; at most
+    `SEARCH_MAX_WORDS` distinct words count."""
+    words = WORD.findall(unicodedata.normalize("NFC", query).lower())
+    return list(dict.fromkeys(words))[:SEARCH_MAX_WORDS]
+
+
+def _matching(words: list[str]) -> ColumnElement[bool]:
+    """Products whose name or sku holds a word starting with each of `words`, found through
+    the full-text index (migration 0009): PostgreSQL's GIN index on a tsvector the database
+    keeps, SQLite's FTS5 table. Words are letters and digits only, safe in either syntax."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        tsquery = " & ".join(f"{word}:*" for word in words)
+        return SEARCH_VECTOR.bool_op("@@")(func.to_tsquery("simple", tsquery))
+    match = " AND ".join(f'"{word}"*' for word in words)
+    found = select(FTS_TABLE.c.rowid).where(FTS_TABLE.c.products_search.op("MATCH")(match))
+    return Product.id.in_(found)
+
+
+def _page_statement(conditions: list[ColumnElement[bool]], page: int) -> Select:
+    """One page of the products meeting `conditions`, newest first, one row more than shown,
+    each row with the total counted up to `TOTAL_COUNT_CAP` (`total`).
+
+    Its cost must not grow with the catalog, whatever the conditions match, and a planner
+    cannot know beforehand how many rows a search matches. So the statement first takes up to
+    `TOTAL_COUNT_CAP` + 1 matching ids through the conditions' own index (a search: the
+    full-text index), which is also the count, and then goes one of two ways, decided by
+    that count when the statement runs: few matches are sorted as they are; many are found
+    by walking the newest-first index, where they lie thick enough to fill a page at once.
+    """
+    hits = (select(Product.id).where(*conditions).limit(TOTAL_COUNT_CAP + 1)
+            .cte("hits").prefix_with("MATERIALIZED"))
+    total = select(func.count()).select_from(hits).scalar_subquery()
+
+    def branch(*where: ColumnElement[bool]):  # noqa: ANN202
+        return (
+            select(Product, total.label("total")).where(*where)
+            .order_by(Product.created_at.desc(), Product.id.desc())
+            .limit(PRODUCTS_PER_PAGE + 1).offset((page - 1) * PRODUCTS_PER_PAGE)
+        )
+
+    few = branch(total <= TOTAL_COUNT_CAP, Product.id.in_(select(hits.c.id)))
+    many = branch(total > TOTAL_COUNT_CAP, *conditions)
+    both = union_all(few.subquery().select(), many.subquery().select()).subquery()
+    page_of = aliased(Product, both)
+    return select(page_of, both.c.total).order_by(both.c.created_at.desc(), both.c.id.desc())
 
 
 def list_products(page: int = 1, query: str = "") -> ProductPage:
     """Active products, newest first, `PRODUCTS_PER_PAGE` a page, optionally searched.
 
-    The search matches name or sku case-insensitively, `%` and `_` literally; queries longer
-    than `SEARCH_MAX_CHARS` are cut. One SQL statement: the total rides on each row as a
-    window count. Raises `NotFound` for a page outside 1..pages (page 1 always exists).
+    The search (`search_words`) goes through the full-text index, so it costs the same
+    whatever the catalog's size and whatever the query holds; queries longer than
+    `SEARCH_MAX_CHARS` are cut. One SQL statement (`_page_statement`), whose cost does not
+    grow with the catalog. Raises `NotFound` for a page past the last (page 1 always exists).
     """
     if not 1 <= page <= MAX_PAGE:
         raise NotFound(f"page {page}")
     query = query.strip()[:SEARCH_MAX_CHARS]
-    statement = select(Product, func.count().over().label("total")).where(Product.active)
+    conditions = [Product.active]
     if query:
-        pattern = _like_pattern(query)
-        statement = statement.where(
-            or_(Product.name.ilike(pattern, escape="\\"), Product.sku.ilike(pattern, escape="\\"))
-        )
-    statement = (
-        statement.order_by(Product.created_at.desc(), Product.id.desc())
-        .limit(PRODUCTS_PER_PAGE)
-        .offset((page - 1) * PRODUCTS_PER_PAGE)
-    )
-    rows = db.session.execute(statement).all()
+        words = search_words(query)
+        if not words:  # nothing but punctuation: no product can match, no query is needed
+            if page > 1:
+                raise NotFound(f"page {page}")
+            return ProductPage([], page, 0, False, False, query)
+        conditions.append(_matching(words))
+    rows = db.session.execute(_page_statement(conditions, page)).all()
     if not rows and page > 1:
         raise NotFound(f"page {page}")
-    total = rows[0].total if rows else 0
-    pages = max(1, -(-total // PRODUCTS_PER_PAGE))
-    return ProductPage([row.Product for row in rows], page, pages, total, query)
+    counted_total = rows[0].total if rows else 0
+    return ProductPage(
+        products=[row[0] for row in rows[:PRODUCTS_PER_PAGE]],
+        page=page,
+        total=min(counted_total, TOTAL_COUNT_CAP),
+        total_capped=counted_total > TOTAL_COUNT_CAP,
+        has_next=len(rows) > PRODUCTS_PER_PAGE,
+        query=query,
+    )
 
 
 def get_product_by_slug(slug: str) -> Product:

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from storefront.database import engine_options
 from storefront.models import REMEMBER_SESSION_DAYS
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -90,8 +91,6 @@ def load_config(
     config: dict[str, Any] = {
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": database_url,
-        # hide_parameters: a database error's message never carries form data into a log.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
         # A store that does not answer raises limits' StorageError, which rate_limits catches.
         "RATELIMIT_STORAGE_OPTIONS": {"wrap_exceptions": True},
@@ -125,5 +124,7 @@ def load_config(
     if fallbacks:
         config["SECRET_KEY_FALLBACKS"] = fallbacks
     config.update(overrides)
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS",
+                      engine_options(config["SQLALCHEMY_DATABASE_URI"]))
     config["SECRET_KEY"] = config.get("SECRET_KEY") or secret_key
     return config

@@ -1,14 +1,20 @@
 """Database plumbing shared by every service: the declarative base, SQLite settings,
-write transactions, the dialect-aware upsert, and database errors as a log may keep them."""
+PostgreSQL's one-round-trip statements, write transactions, the dialect-aware upsert, and
+database errors as a log may keep them."""
 
 from __future__ import annotations
 
+import re
+import select
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine, Integer, MetaData, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.functions import FunctionElement
@@ -23,6 +29,17 @@ NAMING_CONVENTION = {
 }
 SQLITE_BUSY_TIMEOUT_MS = 5000
 IMMEDIATE = "storefront_begin_immediate"
+# Keys of a PostgreSQL connection's `info`: a write transaction asked for and not yet begun,
+# and the prefix (row-level scope) already applied in the open transaction.
+WRITE_PENDING = "storefront_write_pending"
+APPLIED_PREFIX = "storefront_applied_prefix"
+LOCKING_READ = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+)?(?:UPDATE|SHARE|KEY\s+SHARE)\b", re.I)
+WRITING = re.compile(r"\b(?:INSERT|UPDATE|DELETE|MERGE)\b", re.I)
+# (SQL, parameters) run right before a statement, in its round trip and transaction.
+Prefix = tuple[str, tuple[str, ...]]
+
+
+_BEGIN: Prefix = ("BEGIN", ())
 
 
 class Base(DeclarativeBase):
@@ -35,13 +52,15 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 
 
 def begin_write() -> None:
-    """Start the session's transaction as a writer (SQLite: BEGIN IMMEDIATE).
+    """Start the session's transaction as a writer: what follows, up to the commit, is one
+    transaction, its first read included (a read that decides a write).
 
-    A read transaction already open (the user loader's) is ended first: on SQLite a deferred
-    transaction that has read cannot wait for the write lock, it fails at once. PostgreSQL
-    has no such lock, so there the open transaction simply carries on (no extra round trips).
+    SQLite: BEGIN IMMEDIATE, after ending a read transaction already open (the user
+    loader's): a deferred transaction that has read cannot wait for the write lock, it fails
+    at once. PostgreSQL: the BEGIN travels with the next statement (`configure_postgresql`).
     """
     if db.engine.dialect.name != "sqlite":
+        db.session.connection().info[WRITE_PENDING] = True
         return
     if db.session().in_transaction():
         db.session.commit()
@@ -71,6 +90,115 @@ def configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         immediate = connection.get_execution_options().get(IMMEDIATE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@lru_cache(maxsize=4096)
+def needs_transaction(statement: str) -> bool:
+    """Anything but a plain read (a write, a locking read, DDL, a savepoint) runs inside a
+    transaction; a plain SELECT (or WITH ... SELECT) runs on its own. SQLAlchemy hands the
+    same cached strings again and again, so each is looked at once."""
+    text = statement.lstrip()
+    head = text[:6].upper()
+    if head == "SELECT":
+        return LOCKING_READ.search(text) is not None
+    if head.startswith("WITH"):
+        return LOCKING_READ.search(text) is not None or WRITING.search(text) is not None
+    return True
+
+
+def _socket_closed(dbapi_connection: Any) -> bool:
+    """An idle connection has nothing to read; a readable socket means the server has gone
+    (its goodbye, or EOF). A poll of the socket, not a round trip like pool_pre_ping's."""
+    try:
+        readable, _, _ = select.select([dbapi_connection.pgconn.socket], [], [], 0)
+    except Exception:  # noqa: BLE001 - psycopg raises on a connection already closed
+        return True
+    return bool(readable)
+
+
+def configure_postgresql(engine: Engine, prefix_of: Callable[[], Prefix | None]) -> None:
+    """One round trip a statement on PostgreSQL, row-level scope and transactions included.
+
+    The connections run in psycopg's autocommit mode, so psycopg sends no BEGIN of its own
+    (a round trip each) and a plain read runs alone, in the implicit transaction of its
+    round trip. What a statement needs first travels with it in one psycopg pipeline (one
+    network round trip, one Sync, so one transaction): a BEGIN when it writes or locks, or
+    when `begin_write` asked for one, and `prefix_of()` (the request's row-level scope,
+    storefront/rls.py). In an open transaction the prefix is sent again only if it changed.
+    COMMIT and ROLLBACK are sent by psycopg when a transaction is open, and not otherwise.
+    A connection that runs psycopg's own transactions (migrations) gets the prefix alone.
+
+    Dead connections (a database restart, a killed backend) are found at checkout by a poll
+    of their socket, and replaced before the request uses them.
+    """
+
+    @event.listens_for(engine, "checkout")
+    def _replace_dead(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if _socket_closed(dbapi_connection):
+            raise DisconnectionError("the server closed the connection")
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _transaction_over(connection: Any) -> None:
+        connection.info.pop(WRITE_PENDING, None)
+        connection.info.pop(APPLIED_PREFIX, None)
+
+    @event.listens_for(engine, "checkin")
+    def _forget(_dbapi_connection: Any, record: Any) -> None:
+        record.info.pop(WRITE_PENDING, None)
+        record.info.pop(APPLIED_PREFIX, None)
+
+    def run(cursor: Any, statement: str, context: Any, execute: Callable[[], Any]) -> bool:
+        raw = cursor.connection
+        try:
+            info = context.root_connection.info
+        except NotImplementedError:  # SQLAlchemy's first look at a new server: plain reads
+            return False
+        prefix = prefix_of()
+        if not raw.autocommit:  # psycopg runs the transaction itself: the prefix goes alone
+            if prefix is not None and prefix != info.get(APPLIED_PREFIX):
+                raw.execute(*prefix)
+                info[APPLIED_PREFIX] = prefix
+            return False
+        steps: list[Prefix] = []
+        if raw.info.transaction_status == TransactionStatus.IDLE:
+            begins = info.pop(WRITE_PENDING, False) or needs_transaction(statement)
+            if begins:
+                steps.append(_BEGIN)
+            if prefix is not None:
+                steps.append(prefix)
+            info[APPLIED_PREFIX] = prefix if begins else None
+        elif prefix is not None and prefix != info.get(APPLIED_PREFIX):
+            steps.append(prefix)
+            info[APPLIED_PREFIX] = prefix
+        if not steps:
+            return False
+        with raw.pipeline():
+            for sql, parameters in steps:
+                raw.execute(sql, parameters)
+            execute()
+        return True
+
+    @event.listens_for(engine, "do_execute")
+    def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+        return run(cursor, statement, context, lambda: cursor.execute(statement, parameters))
+
+    @event.listens_for(engine, "do_execute_no_params")
+    def _execute_no_params(cursor: Any, statement: str, context: Any) -> bool:
+        return run(cursor, statement, context, lambda: cursor.execute(statement))
+
+    @event.listens_for(engine, "do_executemany")
+    def _executemany(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+        return run(cursor, statement, context, lambda: cursor.executemany(statement, parameters))
+
+
+def engine_options(database_url: str) -> dict[str, Any]:
+    """SQLAlchemy engine settings. hide_parameters: a database error's message never carries
+    form data into a log. PostgreSQL connections run in autocommit (configure_postgresql)."""
+    options: dict[str, Any] = {"hide_parameters": True}
+    if database_url.startswith("postgresql"):
+        options["isolation_level"] = "AUTOCOMMIT"
+    return options
 
 
 class least(FunctionElement):  # noqa: N801 - reads like the SQL function it renders

@@ -31,8 +31,12 @@ PRICE_MAX = Decimal("99999999.99")  # Numeric(10, 2)
 STOCK_MAX = 1_000_000
 PRODUCTS_PER_PAGE = 24
 MAX_PAGE = 10_000
+# A catalog or a search counts its products up to here ("1,000+"): a page's cost must not
+# grow with the catalog.
+TOTAL_COUNT_CAP = 1_000
 LOW_STOCK_THRESHOLD = 5
 SEARCH_MAX_CHARS = 200
+SEARCH_MAX_WORDS = 8
 
 EMAIL_MAX_CHARS = 254
 PASSWORD_MIN_CHARS = 8
@@ -140,6 +144,7 @@ class User(UserMixin, db.Model):
     session_id = None
     session_token = None
     session_remember = False
+    cart_count = None  # the saved cart's count, as the session look-up read it
 
     def get_id(self) -> str | None:
         return self.session_token

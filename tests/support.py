@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -269,6 +270,57 @@ def recorded_statements(engine: sa.Engine) -> Iterator[list[str]]:
         yield statements
     finally:
         sa.event.remove(engine, "before_cursor_execute", listener)
+
+
+class RoundTrips:
+    """What PostgreSQL answered while a block ran, read from libpq's own trace of every
+    connection the block checked out: each ReadyForQuery ends one round trip."""
+
+    def __init__(self) -> None:
+        self.trace = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed by round_trips
+        self.text = ""
+
+    @property
+    def count(self) -> int:
+        return self.text.count("\tReadyForQuery")
+
+    def sent(self, message: str) -> list[str]:
+        """The lines of one kind of message the app sent ("Query", "Parse", "Sync"...)."""
+        return [line for line in self.text.splitlines() if f"\t{message}\t" in line + "\t"]
+
+
+@contextmanager
+def round_trips(engine: sa.Engine) -> Iterator[RoundTrips]:
+    """`with round_trips(db.engine) as trips:` ... `trips.count` (PostgreSQL only)."""
+    import psycopg
+
+    trips = RoundTrips()
+    flags = psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE
+
+    def trace(dbapi_connection: object, *_rest: object) -> None:
+        dbapi_connection.pgconn.trace(trips.trace.fileno())
+        dbapi_connection.pgconn.set_trace_flags(flags)
+
+    def untrace(dbapi_connection: object, *_rest: object) -> None:
+        dbapi_connection.pgconn.untrace()
+
+    # Connections waiting in the pool are traced now, before a checkout could ping them;
+    # new ones from their first message.
+    for record in list(engine.pool._pool.queue):  # noqa: SLF001 - a test's look inside
+        if record.dbapi_connection is not None:
+            trace(record.dbapi_connection)
+    sa.event.listen(engine, "connect", trace)
+    try:
+        yield trips
+    finally:
+        sa.event.remove(engine, "connect", trace)
+        for record in list(engine.pool._pool.queue):  # noqa: SLF001
+            if record.dbapi_connection is not None:
+                untrace(record.dbapi_connection)
+        trips.trace.flush()
+        trips.trace.seek(0)
+        trips.text = trips.trace.read()
+        trips.trace.close()
 
 
 def count_rows(model: object) -> int:

@@ -54,12 +54,58 @@ def test_search_matches_name_or_sku_case_insensitively(app):
     assert [p.name for p in catalog.list_products(query="POT-7").products] == ["Teapot"]
 
 
-@pytest.mark.parametrize("query", ["%", "_", "50%", "a_b", "\\"])
-def test_search_wildcards_are_literal(app, query):
-    make_product(name="Plain name")
+@pytest.mark.parametrize("query", ["50%", "a_b", "discount%", "sale\\", "%50"])
+def test_wildcards_in_a_search_separate_words_and_match_nothing_themselves(app, query):
+    make_product(name="Plain name b")
     make_product(name="Discount 50% a_b \\ sale")
     names = [p.name for p in catalog.list_products(query=query).products]
-    assert names == ["Discount 50% a_b \\ sale"]
+    assert names == ["Discount 50% a_b \\ sale"], names
+
+
+@pytest.mark.parametrize("query", ["%", "_", "\\", "%" * 200, "_%_%", " - . "])
+def test_a_search_of_punctuation_alone_finds_nothing_without_a_query(app, count_queries, query):
+    make_product(name="Discount 50% a_b \\ sale")
+    with count_queries() as statements:
+        result = catalog.list_products(query=query)
+    assert (result.products, result.total, statements) == ([], 0, [])
+    with pytest.raises(NotFound):
+        catalog.list_products(2, query=query)
+
+
+def test_search_matches_word_prefixes_of_name_and_sku(app):
+    coffee = make_product(name="Smoky Coffee Blend", sku="SKU-00012")
+    make_product(name="Teapot", sku="POT-7")
+    assert [p.id for p in catalog.list_products(query="cof").products] == [coffee.id]
+    assert [p.id for p in catalog.list_products(query="00012").products] == [coffee.id]
+    assert [p.id for p in catalog.list_products(query="BLEND smo").products] == [coffee.id]
+    assert catalog.list_products(query="offee").products == []  # a word's middle is no prefix
+    assert catalog.list_products(query="coffee teapot").products == []  # every word must match
+
+
+def test_search_sees_renamed_and_new_products_at_once(app):
+    product = make_product(name="Old Name")
+    product.name = "Fresh Name"
+    db.session.commit()
+    assert [p.id for p in catalog.list_products(query="fresh").products] == [product.id]
+    assert catalog.list_products(query="old").products == []
+    catalog.import_products(b"sku,name,price,stock\nNEW-1,Imported Kettle,5.00,3\n")
+    assert [p.name for p in catalog.list_products(query="kettle").products] == ["Imported Kettle"]
+
+
+def test_search_words_are_letters_and_digits_lower_cased_and_few(app):
+    assert catalog.search_words("Café-Crème, 50%!") == ["café", "crème", "50"]
+    assert catalog.search_words("a_b a") == ["a", "b"]
+    assert len(catalog.search_words(" ".join(f"w{n}" for n in range(50)))) == 8
+
+
+def test_totals_are_counted_up_to_the_cap(app, monkeypatch):
+    monkeypatch.setattr(catalog, "TOTAL_COUNT_CAP", 5)
+    make_products(8, name="Capped Mug")
+    result = catalog.list_products(query="mug")
+    assert (result.total, result.total_capped, result.pages, result.has_next) == (5, True, None, False)
+    monkeypatch.setattr(catalog, "TOTAL_COUNT_CAP", 8)
+    result = catalog.list_products(query="mug")
+    assert (result.total, result.total_capped, result.pages) == (8, False, 1)
 
 
 @pytest.mark.parametrize(

@@ -46,11 +46,14 @@ def test_huge_search_query_is_answered(client):
     assert card_ids(response) == []
 
 
-def test_search_is_literal_and_escaped_in_the_page(client):
+def test_search_wildcards_are_no_wildcards_and_the_query_is_escaped_in_the_page(client):
     make_product(name="100% Arabica")
     make_product(name="Arabica 100")
+    make_product(name="Robusta")
     response = client.get("/", query_string={"q": "100%"})
-    assert len(card_ids(response)) == 1
+    assert len(card_ids(response)) == 2  # `%` separates words: both hold the word 100
+    response = client.get("/", query_string={"q": "%%%"})
+    assert card_ids(response) == [] and "No products match your search." in response.text
     response = client.get("/", query_string={"q": "<script>x</script>"})
     body = response.get_data(as_text=True)
     assert "<script>x" not in body and "&lt;script&gt;x" in body

@@ -114,9 +114,10 @@ class GuestSessionCart:
 class SavedCart:
     """The cart of a signed-in shopper: rows in `user_carts`, changed in SQL only."""
 
-    def __init__(self, user_id: int) -> None:
+    def __init__(self, user_id: int, count: int | None = None) -> None:
         self.user_id = user_id
         self._view: carts.CartView | None = None
+        self._count = count  # read with the session, until the cart changes
 
     def view(self) -> carts.CartView:
         if self._view is None:
@@ -126,22 +127,27 @@ class SavedCart:
     def count(self) -> int:
         if self._view is not None:
             return self._view.count
-        return carts.count_saved_cart(self.user_id)
+        if self._count is None:
+            self._count = carts.count_saved_cart(self.user_id)
+        return self._count
+
+    def _changed(self) -> None:
+        self._view = self._count = None
 
     def add(self, product_id: int, quantity: int) -> carts.AddResult:
-        self._view = None
+        self._changed()
         return carts.add_to_saved_cart(self.user_id, product_id, quantity)
 
     def set(self, product_id: int, quantity: int) -> carts.AddResult | None:
-        self._view = None
+        self._changed()
         return carts.set_saved_quantity(self.user_id, product_id, quantity)
 
     def remove(self, product_id: int) -> None:
-        self._view = None
+        self._changed()
         carts.remove_from_saved_cart(self.user_id, product_id)
 
     def clear(self) -> None:
-        self._view = None
+        self._changed()
         carts.clear_saved_cart(self.user_id)
 
     def take_withdrawn(self) -> list[str]:
@@ -160,7 +166,8 @@ class SavedCart:
 def current_cart() -> GuestSessionCart | SavedCart:
     """The cart of whoever is making this request (one object per request)."""
     if "cart" not in g:
-        g.cart = SavedCart(current_user.id) if current_user.is_authenticated else GuestSessionCart()
+        g.cart = (SavedCart(current_user.id, current_user.cart_count)
+                  if current_user.is_authenticated else GuestSessionCart())
     return g.cart
 
 
