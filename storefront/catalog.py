@@ -8,11 +8,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 from importlib import resources
 
 import sqlalchemy as sa
-from sqlalchemy import ColumnElement, Select, func, select, union_all
-from sqlalchemy.orm import aliased
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, union_all
 
 from storefront.database import begin_write, db
 from storefront.exceptions import CatalogImportError, NotFound
@@ -29,6 +29,7 @@ from storefront.models import (
     STOCK_MAX,
     TOTAL_COUNT_CAP,
     Product,
+    StockState,
 )
 
 REQUIRED_COLUMNS = ("sku", "name", "price", "stock")
@@ -49,13 +50,28 @@ DESCRIPTION_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 HIDDEN_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+@dataclass(frozen=True, slots=True)
+class ProductCard(StockState):
+    """What a catalog card shows of a product: read as plain columns, not as an ORM object
+    (a page of 24 ORM objects costs more than the query)."""
+
+    id: int
+    slug: str
+    name: str
+    price: Decimal
+    stock: int
+
+
+CARD_COLUMNS = (Product.id, Product.slug, Product.name, Product.price, Product.stock)
+
+
 @dataclass(frozen=True)
 class ProductPage:
     """One page of products. `total` is counted up to `TOTAL_COUNT_CAP` and no further
     (`total_capped` past it), so a page costs the same whatever the size of the catalog;
     `pages` is known only below the cap."""
 
-    products: list[Product]
+    products: list[ProductCard]
     page: int
     total: int
     total_capped: bool
@@ -86,45 +102,54 @@ def search_words(query: str) -> list[str]:
     return list(dict.fromkeys(words))[:SEARCH_MAX_WORDS]
 
 
-def _matching(words: list[str]) -> ColumnElement[bool]:
-    """Products whose name or sku holds a word starting with each of `words`, found through
-    the full-text index (migration 0009): PostgreSQL's GIN index on a tsvector the database
-    keeps, SQLite's FTS5 table. Words are letters and digits only, safe in either syntax."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        tsquery = " & ".join(f"{word}:*" for word in words)
-        return SEARCH_VECTOR.bool_op("@@")(func.to_tsquery("simple", tsquery))
-    match = " AND ".join(f'"{word}"*' for word in words)
-    found = select(FTS_TABLE.c.rowid).where(FTS_TABLE.c.products_search.op("MATCH")(match))
+def _search_terms(words: list[str], dialect: str) -> str:
+    """The words as the full-text index's query language spells a match of every prefix.
+    Words are letters and digits only, so nothing in them is syntax."""
+    if dialect == "postgresql":
+        return " & ".join(f"{word}:*" for word in words)
+    return " AND ".join(f'"{word}"*' for word in words)
+
+
+def _matching(dialect: str) -> ColumnElement[bool]:
+    """Products matching the `search` parameter through the full-text index (migration 0009):
+    PostgreSQL's GIN index on a tsvector the database keeps, SQLite's FTS5 table."""
+    search = bindparam("search")
+    if dialect == "postgresql":
+        return SEARCH_VECTOR.bool_op("@@")(func.to_tsquery("simple", search))
+    found = select(FTS_TABLE.c.rowid).where(FTS_TABLE.c.products_search.op("MATCH")(search))
     return Product.id.in_(found)
 
 
-def _page_statement(conditions: list[ColumnElement[bool]], page: int) -> Select:
-    """One page of the products meeting `conditions`, newest first, one row more than shown,
-    each row with the total counted up to `TOTAL_COUNT_CAP` (`total`).
+@cache
+def _page_statement(dialect: str, searching: bool) -> Select:
+    """One page of active products (searched or not), newest first, one row more than shown,
+    each row with the total counted up to the `cap` parameter (`total`). Built once for each
+    kind; `offset`, `cap`, `cap_and_one` and `search` are parameters.
 
-    Its cost must not grow with the catalog, whatever the conditions match, and a planner
-    cannot know beforehand how many rows a search matches. So the statement first takes up to
-    `TOTAL_COUNT_CAP` + 1 matching ids through the conditions' own index (a search: the
-    full-text index), which is also the count, and then goes one of two ways, decided by
-    that count when the statement runs: few matches are sorted as they are; many are found
-    by walking the newest-first index, where they lie thick enough to fill a page at once.
+    Its cost must not grow with the catalog, whatever a search matches, and a planner cannot
+    know beforehand how many rows that is. So the statement first takes up to `cap` + 1
+    matching ids through the conditions' own index (a search: the full-text index), which
+    is also the count, and then goes one of two ways, decided by that count when the
+    statement runs: few matches are sorted as they are; many are found by walking the
+    newest-first index, where they lie thick enough to fill a page at once.
     """
-    hits = (select(Product.id).where(*conditions).limit(TOTAL_COUNT_CAP + 1)
+    conditions = [Product.active, *([_matching(dialect)] if searching else [])]
+    hits = (select(Product.id).where(*conditions).limit(bindparam("cap_and_one"))
             .cte("hits").prefix_with("MATERIALIZED"))
     total = select(func.count()).select_from(hits).scalar_subquery()
 
     def branch(*where: ColumnElement[bool]):  # noqa: ANN202
         return (
-            select(Product, total.label("total")).where(*where)
+            select(*CARD_COLUMNS, Product.created_at, total.label("total")).where(*where)
             .order_by(Product.created_at.desc(), Product.id.desc())
-            .limit(PRODUCTS_PER_PAGE + 1).offset((page - 1) * PRODUCTS_PER_PAGE)
+            .limit(PRODUCTS_PER_PAGE + 1).offset(bindparam("offset"))
         )
 
-    few = branch(total <= TOTAL_COUNT_CAP, Product.id.in_(select(hits.c.id)))
-    many = branch(total > TOTAL_COUNT_CAP, *conditions)
+    few = branch(total <= bindparam("cap"), Product.id.in_(select(hits.c.id)))
+    many = branch(total > bindparam("cap"), *conditions)
     both = union_all(few.subquery().select(), many.subquery().select()).subquery()
-    page_of = aliased(Product, both)
-    return select(page_of, both.c.total).order_by(both.c.created_at.desc(), both.c.id.desc())
+    return (select(*(both.c[column.key] for column in CARD_COLUMNS), both.c.total)
+            .order_by(both.c.created_at.desc(), both.c.id.desc()))
 
 
 def list_products(page: int = 1, query: str = "") -> ProductPage:
@@ -138,20 +163,22 @@ def list_products(page: int = 1, query: str = "") -> ProductPage:
     if not 1 <= page <= MAX_PAGE:
         raise NotFound(f"page {page}")
     query = query.strip()[:SEARCH_MAX_CHARS]
-    conditions = [Product.active]
+    dialect = db.session.get_bind().dialect.name
+    parameters = {"offset": (page - 1) * PRODUCTS_PER_PAGE, "cap": TOTAL_COUNT_CAP,
+                  "cap_and_one": TOTAL_COUNT_CAP + 1}
     if query:
         words = search_words(query)
         if not words:  # nothing but punctuation: no product can match, no query is needed
             if page > 1:
                 raise NotFound(f"page {page}")
             return ProductPage([], page, 0, False, False, query)
-        conditions.append(_matching(words))
-    rows = db.session.execute(_page_statement(conditions, page)).all()
+        parameters["search"] = _search_terms(words, dialect)
+    rows = db.session.execute(_page_statement(dialect, bool(query)), parameters).all()
     if not rows and page > 1:
         raise NotFound(f"page {page}")
     counted_total = rows[0].total if rows else 0
     return ProductPage(
-        products=[row[0] for row in rows[:PRODUCTS_PER_PAGE]],
+        products=[ProductCard(*row[:-1]) for row in rows[:PRODUCTS_PER_PAGE]],
         page=page,
         total=min(counted_total, TOTAL_COUNT_CAP),
         total_capped=counted_total > TOTAL_COUNT_CAP,

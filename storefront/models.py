@@ -85,7 +85,21 @@ class UTCDateTime(TypeDecorator):
         return value
 
 
-class Product(db.Model):
+class StockState:
+    """What a product's stock means to a shopper: one home for Product and
+    catalog.ProductCard (each has a `stock`)."""
+
+    @property
+    def sold_out(self) -> bool:
+        return self.stock <= 0
+
+    @property
+    def low_stock(self) -> bool:
+        """Few enough left to say so ("Only 3 left")."""
+        return 0 < self.stock <= LOW_STOCK_THRESHOLD
+
+
+class Product(StockState, db.Model):
     __tablename__ = "products"
     __table_args__ = (
         CheckConstraint("price >= 0", name="price_not_negative"),
@@ -105,14 +119,6 @@ class Product(db.Model):
         UTCDateTime, default=utcnow, server_default=func.current_timestamp()
     )
 
-    @property
-    def sold_out(self) -> bool:
-        return self.stock <= 0
-
-    @property
-    def low_stock(self) -> bool:
-        """Few enough left to say so ("Only 3 left")."""
-        return 0 < self.stock <= LOW_STOCK_THRESHOLD
 
 
 class User(UserMixin, db.Model):

@@ -1,11 +1,15 @@
 """Catalog pages over HTTP: markers, pagination, search, bad input, query budget."""
 
 import re
+from decimal import Decimal
 
 import pytest
 
+from storefront import templating
+from storefront.extensions import db
 from storefront.models import PRODUCTS_PER_PAGE
 from tests.factories import make_product, make_products
+from tests.support import csrf_token_of
 
 PRODUCT_IDS = re.compile(r'data-product-id="(\d+)"')
 
@@ -111,3 +115,36 @@ def test_product_page_costs_one_query(client, count_queries):
     assert response.status_code == 200
     assert f'data-product-id="{product.id}"' in response.get_data(as_text=True)
     assert len(statements) == 1, statements
+
+
+def test_a_changed_product_shows_on_the_next_catalog_page(client):
+    """Cards are rendered once per product state and kept: any change is a new card."""
+    product = make_product(name="Old Name", price="4.00", stock=30)
+    assert "Old Name" in client.page("/")
+    for change, shown in ((dict(name="New Name"), "New Name"), (dict(price=Decimal("5.50")), "€5.50"),
+                          (dict(stock=3), "Only 3 left"), (dict(stock=0), "Sold out"),
+                          (dict(slug="renamed-slug"), 'href="/products/renamed-slug"')):
+        for key, value in change.items():
+            setattr(product, key, value)
+        db.session.commit()
+        body = client.page("/")
+        assert shown in body, change
+        assert f'data-stock="{product.stock}"' in body
+    assert 'name="product_id"' not in body  # sold out: no add form, cached or not
+
+
+def test_each_card_carries_this_visitors_csrf_token(app, make_client):
+    make_product()
+    pages = [make_client().page("/") for _ in range(2)]
+    tokens = [csrf_token_of(page) for page in pages]
+    assert tokens[0] != tokens[1]
+    for page, token in zip(pages, tokens, strict=True):
+        assert f'name="csrf_token" value="{token}"' in page
+
+
+def test_the_card_cache_stays_bounded(client, monkeypatch):
+    monkeypatch.setattr(templating, "CARD_CACHE_MAX", 5)
+    monkeypatch.setattr(templating, "_cards", {})
+    make_products(12)
+    assert client.get("/").status_code == 200
+    assert len(templating._cards) <= 5
