@@ -14,7 +14,7 @@ from storefront.exceptions import CartFull, NotFound, NotInCart, SoldOut
 from storefront.extensions import db
 from storefront.models import CartMerge, Event, Product, UserCart, utcnow
 from tests.factories import make_product, make_products, make_user
-from tests.support import PASSWORD
+from tests.support import PASSWORD, count_rows
 
 
 def saved(user_id: int) -> dict[int, int]:
@@ -532,3 +532,20 @@ def test_cleanup_removes_stale_and_inactive_lines_and_old_merges(app):
     assert saved(ada.id) == {fresh.id: 2} and saved(bob.id) == {fresh.id: 1}
     again = carts.cleanup()
     assert (again.inactive_lines, again.stale_lines, again.old_merges) == (0, 0, 0)
+
+
+def test_cleanup_deletes_in_short_batches_until_nothing_is_left(app, monkeypatch, count_queries):
+    monkeypatch.setattr(carts, "CLEANUP_BATCH_ROWS", 3)
+    products = [make_product() for _ in range(7)]
+    users = [make_user(f"u{number}@example.com") for number in range(2)]
+    for user in users:
+        for product in products:
+            carts.add_to_saved_cart(user.id, product.id, 1)
+    db.session.execute(update(UserCart).values(updated_at=utcnow() - timedelta(days=100)))
+    db.session.commit()
+    with count_queries() as statements:
+        done = carts.cleanup()
+    assert done.stale_lines == 14
+    deletes = [statement for statement in statements if statement.startswith("DELETE FROM user_carts")]
+    assert len(deletes) == 1 + 5  # no inactive line: one look; 14 stale lines: 3+3+3+3+2
+    assert count_rows(UserCart) == 0
