@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 # `make run` is a development server: no SECRET_KEY needed, cookies allowed over plain HTTP.
 DEV := FLASK_DEBUG=1
 
-.PHONY: run test install install-test lint bench mutate clean
+.PHONY: run test install install-test lint bench profile mutate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,11 +38,18 @@ lint: install-test
 	$(BIN)/bandit -q -r storefront --severity-level medium
 	scripts/audit-deps
 
-# The shop under load next to a bare-Flask floor (not part of `make test`); about 2 minutes.
-# Figures go to bench/RESULTS.md; wrk comes from Debian when it is missing.
+# The shop under load, each scenario right after a bare-Flask floor, three rounds, and the
+# same at 100,000 products (not part of `make test`; about 25 minutes). Figures go to
+# bench/RESULTS.md; wrk comes from Debian when it is missing.
 bench: install-test
 	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
 	$(BIN)/python bench/run.py
+
+# Where a request's time goes, in-process (pyinstrument): `make profile LABEL=after` writes
+# that section of bench/PROFILE.md, which `make bench` appends to bench/RESULTS.md.
+profile: install-test
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/profile.py $(or $(LABEL),now)
 
 # Mutation testing (not part of `make test`; about an hour on 2 cores): mutmut plants small
 # bugs in carts.py, accounts.py, rls.py, security.py and the auth views, one at a time, and runs

@@ -1,8 +1,9 @@
-"""The floor for `make bench`: the least a page can cost on this machine and stack.
+"""The floor for `make bench`: the least a catalog page can cost on this machine and stack.
 
-A bare Flask app (no storefront code) that answers `/` with an HTML page of
-`FLOOR_PAGE_BYTES` bytes (the catalog page's size) after one `SELECT 1` on `DATABASE_URL`,
-served by the same gunicorn settings as the shop: `gunicorn 'bench.floor_app:create_app()'`.
+A bare Flask app (no storefront code): each request runs one primary-key query on
+`DATABASE_URL` and renders a Jinja page of 24 product cards, each with a `url_for` link, an
+escaped name, a formatted price and an add form, like the shop's catalog page. Served by the
+same gunicorn settings as the shop: `gunicorn 'bench.floor_app:create_app()'`.
 """
 
 from __future__ import annotations
@@ -12,30 +13,57 @@ import os
 import sqlalchemy as sa
 from flask import Flask
 
-HEAD = (
-    "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-    "<title>Floor</title></head><body>\n"
-)
-TAIL = "</body></html>\n"
-FILLER = "<p>The floor: one page of the catalog's size and one query, nothing else.</p>\n"
-
-
-def page_of(size: int) -> str:
-    """An ASCII HTML page of exactly `size` bytes (or the bare skeleton if that is larger)."""
-    room = max(0, size - len(HEAD) - len(TAIL))
-    return HEAD + FILLER * (room // len(FILLER)) + " " * (room % len(FILLER)) + TAIL
+CARDS = 24
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Floor</title>
+<link rel="stylesheet" href="{{ url_for('static', filename='style.css') }}"></head>
+<body><header><a href="{{ url_for('index') }}">Storefront</a> <span>{{ greeting }}</span></header>
+<main><h1>Catalog</h1><ul class="product-grid">
+{% for product in products %}
+<li class="product-card" data-product-id="{{ product.id }}" data-stock="{{ product.stock }}">
+  <h2><a href="{{ url_for('product', slug=product.slug) }}">{{ product.name }}</a></h2>
+  <p class="price">€{{ '{:,.2f}'.format(product.price) }}</p>
+  <p><span class="stock">In stock</span></p>
+  <form class="add-to-cart" action="{{ url_for('add') }}" method="post">
+    <input type="hidden" name="csrf_token" value="{{ token }}">
+    <input type="hidden" name="product_id" value="{{ product.id }}">
+    <button type="submit">Add to cart<span class="visually-hidden"> {{ product.name }}</span>
+    </button>
+  </form>
+</li>
+{% endfor %}
+</ul></main></body></html>
+"""
 
 
 def create_app() -> Flask:
     # Each gunicorn worker calls this after the fork, so each has a pool of its own.
     engine = sa.create_engine(os.environ["DATABASE_URL"])
-    body = page_of(int(os.environ["FLOOR_PAGE_BYTES"]))
-    app = Flask(__name__)
+    with engine.connect() as connection:
+        products = connection.execute(sa.text(
+            "SELECT id, slug, name, price, stock FROM products ORDER BY id LIMIT :cards"
+        ), {"cards": CARDS}).all()
+    first_id = products[0].id
+    app = Flask(__name__, static_folder=None)
+    template = app.jinja_env.from_string(PAGE)
 
     @app.get("/")
     def index() -> str:
         with engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-        return body
+            first = connection.execute(sa.text("SELECT name FROM products WHERE id = :id"),
+                                       {"id": first_id}).scalar_one()
+        return template.render(products=products, greeting=first, token="x" * 91)
+
+    @app.get("/products/<slug>")
+    def product(slug: str) -> str:
+        return slug
+
+    @app.post("/cart/add")
+    def add() -> str:
+        return ""
+
+    @app.get("/static/<path:filename>")
+    def static(filename: str) -> str:
+        return filename
 
     return app
