@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -34,7 +34,15 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from storefront import events
-from storefront.database import begin_write, db, insert, least, loggable_error
+from storefront.database import (
+    begin_write,
+    db,
+    insert,
+    least,
+    loggable_error,
+    read_with_next_statement,
+    run_pending_reads,
+)
 from storefront.exceptions import CartFull, NotFound, NotInCart, SoldOut
 from storefront.ids import require_id
 from storefront.models import (
@@ -162,18 +170,42 @@ def view_of(quantities: GuestLines) -> CartView:
     )
 
 
+def _available(quantities: GuestLines):  # noqa: ANN202
+    """The ids among these lines' products that can be bought now."""
+    return select(Product.id).where(
+        Product.id.in_(list(quantities)), Product.active, Product.stock > 0
+    )
+
+
+def _counted(quantities: GuestLines, available: set[int]) -> int:
+    return sum(qty for pid, qty in quantities.items() if pid in available)
+
+
 def count_of(quantities: GuestLines) -> int:
     """Total quantity of the lines that can be bought now (one query, none if empty)."""
     if not quantities:
         return 0
-    available = set(
-        db.session.scalars(
-            select(Product.id).where(
-                Product.id.in_(list(quantities)), Product.active, Product.stock > 0
-            )
-        )
-    )
-    return sum(qty for pid, qty in quantities.items() if pid in available)
+    return _counted(quantities, set(db.session.scalars(_available(quantities))))
+
+
+def count_of_later(quantities: GuestLines) -> Callable[[], int]:
+    """`count_of`, read in the round trip of the request's next statement (a page's own
+    query), so a returning guest's header costs no round trip of its own. Returns what gives
+    the count; if no statement went meanwhile, it asks the database itself."""
+    if not quantities:
+        return lambda: 0
+    available: list[set[int]] = []
+    read_with_next_statement(_available(quantities),
+                             lambda rows: available.append({row[0] for row in rows}))
+
+    def count() -> int:
+        if not available:
+            run_pending_reads()
+        if not available:  # the read went with its connection (a rollback): ask now
+            return count_of(quantities)
+        return _counted(quantities, available[0])
+
+    return count
 
 
 # The guest cart's lines -----------------------------------------------------------------------

@@ -33,6 +33,8 @@ IMMEDIATE = "storefront_begin_immediate"
 # and the prefix (row-level scope) already applied in the open transaction.
 WRITE_PENDING = "storefront_write_pending"
 APPLIED_PREFIX = "storefront_applied_prefix"
+# Reads waiting to travel with the next statement (read_with_next_statement).
+COMPANIONS = "storefront_companions"
 LOCKING_READ = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+)?(?:UPDATE|SHARE|KEY\s+SHARE)\b", re.I)
 WRITING = re.compile(r"\b(?:INSERT|UPDATE|DELETE|MERGE)\b", re.I)
 # (SQL, parameters) run right before a statement, in its round trip and transaction.
@@ -145,8 +147,8 @@ def configure_postgresql(engine: Engine, prefix_of: Callable[[], Prefix | None])
 
     @event.listens_for(engine, "checkin")
     def _forget(_dbapi_connection: Any, record: Any) -> None:
-        record.info.pop(WRITE_PENDING, None)
-        record.info.pop(APPLIED_PREFIX, None)
+        for key in (WRITE_PENDING, APPLIED_PREFIX, COMPANIONS):
+            record.info.pop(key, None)
 
     def run(cursor: Any, statement: str, context: Any, execute: Callable[[], Any]) -> bool:
         raw = cursor.connection
@@ -171,12 +173,16 @@ def configure_postgresql(engine: Engine, prefix_of: Callable[[], Prefix | None])
         elif prefix is not None and prefix != info.get(APPLIED_PREFIX):
             steps.append(prefix)
             info[APPLIED_PREFIX] = prefix
-        if not steps:
+        companions = info.pop(COMPANIONS, [])
+        if not steps and not companions:
             return False
         with raw.pipeline():
             for sql, parameters in steps:
                 raw.execute(sql, parameters)
+            reads = [_send_companion(raw, context, companion) for companion in companions]
             execute()
+        for (_statement, deliver), read in zip(companions, reads, strict=True):
+            deliver(read.fetchall())
         return True
 
     @event.listens_for(engine, "do_execute")
@@ -190,6 +196,36 @@ def configure_postgresql(engine: Engine, prefix_of: Callable[[], Prefix | None])
     @event.listens_for(engine, "do_executemany")
     def _executemany(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
         return run(cursor, statement, context, lambda: cursor.executemany(statement, parameters))
+
+
+def _send_companion(raw: Any, context: Any, companion: tuple[Any, Any]) -> Any:
+    """Queue a companion read in the open pipeline; its cursor, for the rows after the Sync.
+    Statement counters (before_cursor_execute) see it like any other statement."""
+    statement, _deliver = companion
+    compiled = statement.compile(dialect=context.dialect,
+                                 compile_kwargs={"render_postcompile": True})
+    sql, parameters = str(compiled), compiled.params
+    connection = context.root_connection
+    connection.dispatch.before_cursor_execute(connection, None, sql, parameters, context, False)
+    return raw.execute(sql, parameters)
+
+
+def read_with_next_statement(statement: Any, deliver: Callable[[list[Any]], None]) -> None:
+    """Have a read travel with the session's next statement: on PostgreSQL it rides in that
+    statement's round trip (and scope); its rows go to `deliver` once they are back. On
+    SQLite it runs at once. `run_pending_reads` sends what is still waiting."""
+    if db.engine.dialect.name != "postgresql":
+        deliver(db.session.execute(statement).all())
+        return
+    db.session.connection().info.setdefault(COMPANIONS, []).append((statement, deliver))
+
+
+def run_pending_reads() -> None:
+    """Send the reads still waiting for a statement to travel with (one round trip each)."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    for statement, deliver in db.session.connection().info.pop(COMPANIONS, []):
+        deliver(db.session.execute(statement).all())
 
 
 def engine_options(database_url: str) -> dict[str, Any]:

@@ -734,3 +734,13 @@ def test_carts_cleanup_without_days_keeps_lines_for_90_days(client, runner):
     assert result.exit_code == 0, result.output
     assert "Removed 1 line(s) untouched for 90 days." in result.output
     assert saved_lines("ada@example.com") == {kept.id: 1}
+
+
+@pytest.mark.parametrize("path", ["/?page=999", "/products/no-such-product", "/nowhere"])
+def test_an_error_page_of_a_returning_guest_counts_the_cart_too(client, path):
+    """The count that rides with a page's query is read anyway when that query failed."""
+    tea = make_product(name="Tea", stock=10)
+    add(client, tea.id, 3)
+    response = client.get(path)
+    assert response.status_code == 404
+    assert header_count(response.get_data(as_text=True)) == 3

@@ -129,3 +129,18 @@ def test_a_write_outside_begin_write_is_still_one_transaction(app, postgres_only
     db.session.rollback()
     assert db.session.scalar(text("SELECT count(*) FROM products WHERE stock > 0")) == 1
 
+
+
+@pytest.mark.parametrize("path", ["/", "/?q=tea", "/products/{slug}", "/account"])
+def test_a_returning_guests_page_costs_one_round_trip_with_its_count(client, shop, path):
+    """The header's count of a guest cart rides with the page's own query."""
+    for product in shop[:10]:
+        client.post_form("/cart/add", {"product_id": product.id})
+    with round_trips(db.engine) as trips:
+        response = client.get(path.format(slug=shop[0].slug))
+    body = response.get_data(as_text=True)
+    if path == "/account":  # a redirect to sign in: no query, no count
+        assert response.status_code == 302 and trips.count == 0
+        return
+    assert 'data-cart-count="10"' in body
+    assert trips.count == 1

@@ -3,9 +3,14 @@ from flask import Blueprint
 bp = Blueprint("cart", __name__, url_prefix="/cart")
 
 from storefront.blueprints.cart import routes  # noqa: E402, F401  (registers the views)
-from storefront.blueprints.cart.session_cart import cart_count, retry_pending_merge  # noqa: E402
+from storefront.blueprints.cart.session_cart import (  # noqa: E402
+    cart_count,
+    count_guest_cart_with_the_page,
+    retry_pending_merge,
+)
 
 bp.before_app_request(retry_pending_merge)
+bp.before_app_request(count_guest_cart_with_the_page)
 
 
 @bp.app_context_processor

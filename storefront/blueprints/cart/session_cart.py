@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 
-from flask import flash, g, session
+from flask import flash, g, request, session
 from flask_login import current_user
 
 from storefront import carts
@@ -65,6 +66,7 @@ class GuestSessionCart:
     def __init__(self) -> None:
         self._guest = read_guest_cart()
         self._view: carts.CartView | None = None
+        self._later_count: Callable[[], int] | None = None
 
     def _lines(self) -> dict[int, int]:
         return dict(self._guest.lines) if self._guest else {}
@@ -72,7 +74,7 @@ class GuestSessionCart:
     def _save(self, lines: dict[int, int]) -> None:
         token = self._guest.token if self._guest else secrets.token_urlsafe(GUEST_TOKEN_BYTES)
         self._guest = carts.GuestCart(token, lines)
-        self._view = None
+        self._view = self._later_count = None
         keep_guest_cart(self._guest)
 
     def view(self) -> carts.CartView:
@@ -83,7 +85,13 @@ class GuestSessionCart:
     def count(self) -> int:
         if self._view is not None:
             return self._view.count
+        if self._later_count is not None:
+            return self._later_count()
         return carts.count_of(self._lines())
+
+    def count_with_next_statement(self) -> None:
+        """Read the header's count in the round trip of the page's own query."""
+        self._later_count = carts.count_of_later(self._lines())
 
     def add(self, product_id: int, quantity: int) -> carts.AddResult:
         lines, result = carts.add_to_guest_lines(self._lines(), product_id, quantity)
@@ -252,6 +260,21 @@ def settle_guest_cart(guest: carts.GuestCart | None, result: carts.MergeResult) 
         keep_guest_cart(guest)
         return
     flash_merge_receipt(result)
+
+
+# GET pages whose header shows the count and that do not read the cart lines themselves.
+COUNT_ELSEWHERE = frozenset({"cart.view", "static"})
+
+
+def count_guest_cart_with_the_page() -> None:
+    """A returning guest's header count rides with the page's own query (one round trip)."""
+    if (request.method != "GET" or request.endpoint in COUNT_ELSEWHERE
+            or request.endpoint is None or request.path.startswith("/api/")
+            or SESSION_KEY not in session or current_user.is_authenticated):
+        return
+    cart = current_cart()
+    if isinstance(cart, GuestSessionCart):
+        cart.count_with_next_statement()
 
 
 def retry_pending_merge() -> None:
