@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from flask import request
 from limits import RateLimitItem, parse
 from limits.errors import StorageError
 from limits.storage import MemoryStorage
@@ -103,3 +104,10 @@ failed_sign_ins = Budget("sign-in", FAILED_SIGN_INS_PER_ACCOUNT)
 # One budget for every page that re-checks the password (password change, deletion).
 failed_reauths = Budget("reauth", FAILED_REAUTHS_PER_ACCOUNT)
 password_checks = Budget("password-checks", PASSWORD_CHECKS_PER_ACCOUNT)
+
+
+@limiter.request_filter
+def page_views_are_never_limited() -> bool:
+    """GET and HEAD skip the limiter's per-request look-up of limits altogether (none apply
+    to them: CONTRACT.md), so a page pays nothing for it."""
+    return request.method in {"GET", "HEAD"}
