@@ -47,7 +47,7 @@ def seed(url: str, products: int, accounts: int, cart_lines: int, events: int) -
             SELECT 'SEED-' || lpad(n::text, 7, '0'), 'seed-' || n,
                    ({_array(ADJECTIVES)})[1 + n % {len(ADJECTIVES)}] || ' '
                      || ({_array(NOUNS)})[1 + (n / {len(ADJECTIVES)}) % {len(NOUNS)}]
-                     || ' No. ' || n,
+                     || ' #' || n,
                    'Seeded product ' || n || ' for the benchmark.',
                    round((1 + (n * 7919) % 9900) / 100.0, 2),
                    CASE WHEN n % 50 = 0 THEN 0 ELSE (n * 31) % 500 + 1 END,

@@ -28,6 +28,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     tuple_,
     update,
 )
@@ -177,6 +178,10 @@ def _available(quantities: GuestLines):  # noqa: ANN202
     )
 
 
+# `_available` as PostgreSQL reads it in another statement's round trip (count_of_later).
+AVAILABLE_AMONG = text("SELECT id FROM products WHERE id = ANY(:ids) AND active AND stock > 0")
+
+
 def _counted(quantities: GuestLines, available: set[int]) -> int:
     return sum(qty for pid, qty in quantities.items() if pid in available)
 
@@ -190,13 +195,15 @@ def count_of(quantities: GuestLines) -> int:
 
 def count_of_later(quantities: GuestLines) -> Callable[[], int]:
     """`count_of`, read in the round trip of the request's next statement (a page's own
-    query), so a returning guest's header costs no round trip of its own. Returns what gives
-    the count; if no statement went meanwhile, it asks the database itself."""
+    query, PostgreSQL), so a returning guest's header costs no round trip of its own.
+    Returns what gives the count; if no statement went meanwhile, it asks the database
+    itself (as it does on SQLite)."""
     if not quantities:
         return lambda: 0
     available: list[set[int]] = []
-    read_with_next_statement(_available(quantities),
-                             lambda rows: available.append({row[0] for row in rows}))
+    if not read_with_next_statement(AVAILABLE_AMONG, {"ids": list(quantities)},
+                                    lambda rows: available.append({row[0] for row in rows})):
+        return lambda: count_of(quantities)
 
     def count() -> int:
         if not available:

@@ -181,7 +181,7 @@ def configure_postgresql(engine: Engine, prefix_of: Callable[[], Prefix | None])
                 raw.execute(sql, parameters)
             reads = [_send_companion(raw, context, companion) for companion in companions]
             execute()
-        for (_statement, deliver), read in zip(companions, reads, strict=True):
+        for (_clause, _parameters, deliver), read in zip(companions, reads, strict=True):
             deliver(read.fetchall())
         return True
 
@@ -198,34 +198,40 @@ def configure_postgresql(engine: Engine, prefix_of: Callable[[], Prefix | None])
         return run(cursor, statement, context, lambda: cursor.executemany(statement, parameters))
 
 
-def _send_companion(raw: Any, context: Any, companion: tuple[Any, Any]) -> Any:
+@lru_cache(maxsize=64)
+def _postgresql_sql(clause: Any) -> str:
+    """A constant SQL text in psycopg's own placeholders, compiled once."""
+    return str(clause.compile(dialect=postgresql.dialect()))
+
+
+def _send_companion(raw: Any, context: Any, companion: tuple[Any, Any, Any]) -> Any:
     """Queue a companion read in the open pipeline; its cursor, for the rows after the Sync.
     Statement counters (before_cursor_execute) see it like any other statement."""
-    statement, _deliver = companion
-    compiled = statement.compile(dialect=context.dialect,
-                                 compile_kwargs={"render_postcompile": True})
-    sql, parameters = str(compiled), compiled.params
+    clause, parameters, _deliver = companion
+    sql = _postgresql_sql(clause)
     connection = context.root_connection
     connection.dispatch.before_cursor_execute(connection, None, sql, parameters, context, False)
     return raw.execute(sql, parameters)
 
 
-def read_with_next_statement(statement: Any, deliver: Callable[[list[Any]], None]) -> None:
-    """Have a read travel with the session's next statement: on PostgreSQL it rides in that
-    statement's round trip (and scope); its rows go to `deliver` once they are back. On
-    SQLite it runs at once. `run_pending_reads` sends what is still waiting."""
+def read_with_next_statement(clause: Any, parameters: dict[str, Any],
+                             deliver: Callable[[list[Any]], None]) -> bool:
+    """On PostgreSQL, have a constant read (a `text()` in PostgreSQL's SQL) travel with the
+    session's next statement, in its round trip and scope; its rows go to `deliver` once
+    they are back, and `run_pending_reads` sends what is still waiting. Returns False, and
+    queues nothing, on another database: the caller reads the usual way there."""
     if db.engine.dialect.name != "postgresql":
-        deliver(db.session.execute(statement).all())
-        return
-    db.session.connection().info.setdefault(COMPANIONS, []).append((statement, deliver))
+        return False
+    db.session.connection().info.setdefault(COMPANIONS, []).append((clause, parameters, deliver))
+    return True
 
 
 def run_pending_reads() -> None:
     """Send the reads still waiting for a statement to travel with (one round trip each)."""
     if db.engine.dialect.name != "postgresql":
         return
-    for statement, deliver in db.session.connection().info.pop(COMPANIONS, []):
-        deliver(db.session.execute(statement).all())
+    for clause, parameters, deliver in db.session.connection().info.pop(COMPANIONS, []):
+        deliver(db.session.execute(clause, parameters).all())
 
 
 def engine_options(database_url: str) -> dict[str, Any]:
