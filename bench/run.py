@@ -84,6 +84,8 @@ SCALE = {"products": 100_000, "accounts": 100_000, "cart_lines": 1_000_000,
          "events": 1_000_000}
 # The in-process profile (bench/profile.py) kept at the end of RESULTS.md.
 PROFILE_SECTION = BENCH_DIR / "PROFILE.md"
+# What the goals missed and why (written by hand from the figures), also appended.
+ANALYSIS = BENCH_DIR / "ANALYSIS.md"
 PASSWORD = "bench " + secrets.token_hex(8)
 CART_LINE = re.compile(r'data-product-id="\d+" data-quantity="\d+"')
 # Worker recycling (`max_requests` in gunicorn.conf.py) is off: at these rates both workers would
@@ -975,8 +977,8 @@ def main() -> int:
         finally:
             for step in reversed(cleanup):
                 step()
-    RESULTS.write_text(results_markdown(report, started) + PROFILE_SECTION.read_text()
-                       if PROFILE_SECTION.exists() else results_markdown(report, started))
+    appended = [path.read_text() for path in (ANALYSIS, PROFILE_SECTION) if path.exists()]
+    RESULTS.write_text("\n".join([results_markdown(report, started), *appended]))
     print(table(report))
     if report.scale:
         print(scale_table(report.scale))
