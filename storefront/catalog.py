@@ -6,6 +6,7 @@ import csv
 import io
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -212,23 +213,25 @@ class _Row:
     description: str
 
 
+def _parse_bounded(field: str, raw: str, pattern: re.Pattern[str], shape: str,
+                   convert: Callable[[str], Decimal | int], maximum: Decimal | int,
+                   ) -> Decimal | int | str:
+    """The number `raw` spells, or the reason it is refused (the line's error)."""
+    if not pattern.fullmatch(raw):
+        return f"{field} {raw!r} is not {shape}"
+    value = convert(raw)
+    if value > maximum:
+        return f"{field} {raw} is above {maximum}"
+    return value
+
+
 def _parse_price(raw: str) -> Decimal | str:
-    """The price as a Decimal, or the reason it is refused."""
-    if not PRICE_PATTERN.fullmatch(raw):
-        return f"price {raw!r} is not a decimal >= 0 with at most 2 places"
-    price = Decimal(raw)
-    if price > PRICE_MAX:
-        return f"price {raw} is above {PRICE_MAX}"
-    return price
+    return _parse_bounded("price", raw, PRICE_PATTERN, "a decimal >= 0 with at most 2 places",
+                          Decimal, PRICE_MAX)
 
 
 def _parse_stock(raw: str) -> int | str:
-    if not STOCK_PATTERN.fullmatch(raw):
-        return f"stock {raw!r} is not a whole number >= 0"
-    stock = int(raw)
-    if stock > STOCK_MAX:
-        return f"stock {raw} is above {STOCK_MAX}"
-    return stock
+    return _parse_bounded("stock", raw, STOCK_PATTERN, "a whole number >= 0", int, STOCK_MAX)
 
 
 def _validate_rows(text: str) -> list[_Row]:

@@ -13,7 +13,11 @@ from storefront.models import LINE_MAX_QUANTITY
 
 
 class CartInputError(ValueError):
-    """Input the cart refuses; the message is for the shopper."""
+    """Input the cart refuses; the message is for the shopper, the form keeps what was typed."""
+
+    def __init__(self, message: str, form: CartLineForm) -> None:
+        super().__init__(message)
+        self.form = form
 
 
 class CartLineForm(FlaskForm):
@@ -29,7 +33,7 @@ class CartLineForm(FlaskForm):
         try:
             return parse_id(self.product_id.data)
         except NotAWholeNumber:
-            raise CartInputError("That is not a product we know.") from None
+            raise CartInputError("That is not a product we know.", self) from None
 
     def parsed_quantity(self, minimum: int) -> int:
         raw = self.quantity.data
@@ -39,5 +43,9 @@ class CartLineForm(FlaskForm):
             return parse_bounded(raw, minimum, LINE_MAX_QUANTITY)
         except (NotAWholeNumber, NotFound):
             raise CartInputError(
-                f"Quantity must be a whole number from {minimum} to {LINE_MAX_QUANTITY}."
+                f"Quantity must be a whole number from {minimum} to {LINE_MAX_QUANTITY}.", self
             ) from None
+
+    def parsed_line(self, minimum_quantity: int) -> tuple[int, int]:
+        """The product id and the quantity, each checked (CartInputError names the first wrong)."""
+        return self.parsed_product_id(), self.parsed_quantity(minimum=minimum_quantity)

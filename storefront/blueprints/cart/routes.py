@@ -1,5 +1,7 @@
 """The cart page and its actions (post/redirect/get with a flash), for guests and shoppers
-alike through `current_cart()`. An unknown product is a 404 (the app's `NotFound` page)."""
+alike through `current_cart()`. An unknown product is a 404 (the app's `NotFound` page); what
+the cart refuses (bad input, sold out, not in the cart, full) is answered by this blueprint's
+error handlers, so each view reads as its success path."""
 
 from __future__ import annotations
 
@@ -29,13 +31,18 @@ def _back_to_cart():  # noqa: ANN202
     return redirect(url_for("cart.view"), 303)
 
 
-def _refused(error: CartInputError, form: CartLineForm):  # noqa: ANN202
+@bp.errorhandler(CartInputError)
+def refused(error: CartInputError):  # noqa: ANN201
     """422 with a flash; a refused line keeps what the shopper typed, tied to the message."""
     flash(str(error), "error")
-    return _cart_page(422, refused_line=form if request.endpoint == "cart.update" else None)
+    return _cart_page(422, refused_line=error.form if request.endpoint == "cart.update" else None)
 
 
-def _flash_capped(result: carts.AddResult) -> None:
+def _flash_saved(result: carts.AddResult, done: str) -> None:
+    """`done` when the line holds what was asked; otherwise which cap held it back."""
+    if not result.capped:
+        flash(done, "success")
+        return
     if result.quantity == LINE_MAX_QUANTITY < result.product.stock:
         limit = f"At most {LINE_MAX_QUANTITY} of {result.product.name} fit in one cart line"
     else:
@@ -43,8 +50,22 @@ def _flash_capped(result: carts.AddResult) -> None:
     flash(f"{limit}: your cart now has {result.quantity}.", "warning")
 
 
-def _flash_sold_out(error: SoldOut) -> None:
+@bp.errorhandler(SoldOut)
+def sold_out(error: SoldOut):  # noqa: ANN201
     flash(f"Sorry, {error.product_name} is sold out.", "warning")
+    return _back_to_cart()
+
+
+@bp.errorhandler(NotInCart)
+def not_in_cart(_error: NotInCart):  # noqa: ANN201
+    flash(NOT_IN_CART, "warning")
+    return _back_to_cart()
+
+
+@bp.errorhandler(CartFull)
+def cart_full(_error: CartFull):  # noqa: ANN201
+    flash(f"Your cart is full: it holds at most {CART_MAX_LINES} different products.", "warning")
+    return _back_to_cart()
 
 
 @bp.get("")
@@ -54,62 +75,28 @@ def view():  # noqa: ANN201
 
 @bp.post("/add")
 def add():  # noqa: ANN201
-    form = CartLineForm()
-    try:
-        product_id, quantity = form.parsed_product_id(), form.parsed_quantity(minimum=1)
-    except CartInputError as error:
-        return _refused(error, form)
-    try:
-        result = current_cart().add(product_id, quantity)
-    except SoldOut as error:
-        _flash_sold_out(error)
-    except CartFull:
-        flash(f"Your cart is full: it holds at most {CART_MAX_LINES} different products.",
-              "warning")
-    else:
-        if result.capped:
-            _flash_capped(result)
-        else:
-            flash(f"Added {quantity} × {result.product.name} to your cart.", "success")
+    product_id, quantity = CartLineForm().parsed_line(minimum_quantity=1)
+    result = current_cart().add(product_id, quantity)
+    _flash_saved(result, f"Added {quantity} × {result.product.name} to your cart.")
     return _back_to_cart()
 
 
 @bp.post("/update")
 def update():  # noqa: ANN201
-    form = CartLineForm()
-    try:
-        product_id, quantity = form.parsed_product_id(), form.parsed_quantity(minimum=0)
-    except CartInputError as error:
-        return _refused(error, form)
-    try:
-        result = current_cart().set(product_id, quantity)
-    except NotInCart:
-        flash(NOT_IN_CART, "warning")
-    except SoldOut as error:
-        _flash_sold_out(error)
+    product_id, quantity = CartLineForm().parsed_line(minimum_quantity=0)
+    result = current_cart().set(product_id, quantity)
+    if result is None:
+        flash(LINE_REMOVED, "success")
     else:
-        if result is None:
-            flash(LINE_REMOVED, "success")
-        elif result.capped:
-            _flash_capped(result)
-        else:
-            flash(f"{result.product.name}: quantity set to {result.quantity}.", "success")
+        _flash_saved(result, f"{result.product.name}: quantity set to {result.quantity}.")
     return _back_to_cart()
 
 
 @bp.post("/remove")
 def remove():  # noqa: ANN201
-    form = CartLineForm()
-    try:
-        product_id = form.parsed_product_id()
-    except CartInputError as error:
-        return _refused(error, form)
-    try:
-        current_cart().remove(product_id)
-    except NotInCart:
-        flash(NOT_IN_CART, "warning")
-    else:
-        flash(LINE_REMOVED, "success")
+    product_id = CartLineForm().parsed_product_id()
+    current_cart().remove(product_id)
+    flash(LINE_REMOVED, "success")
     return _back_to_cart()
 
 
