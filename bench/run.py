@@ -459,7 +459,7 @@ def server_time_ms(client, path: str, cookie: str, requests_count: int = 300) ->
 def timed_command(args: list[str], database_url: str, secret_key: str) -> float:
     """Seconds a `flask --app wsgi ...` command takes on a database, start-up included."""
     env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": secret_key,
-           "FLASK_DEBUG": "0"}
+           "FLASK_DEBUG": "0", "EXTERNAL_BASE_URL": "https://shop.example"}
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args],
                             cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
@@ -655,6 +655,7 @@ def bench_app(database_url: str, secret_key: str) -> Flask:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SESSION_COOKIE_SECURE": False,
         "RATELIMIT_ENABLED": False,
+        "EXTERNAL_BASE_URL": "https://shop.example",
     })
 
 

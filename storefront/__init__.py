@@ -10,7 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from storefront import security
-from storefront.config import load_config
+from storefront.config import check_required, load_config
 from storefront.database import configure_postgresql, configure_sqlite
 from storefront.extensions import csrf, db, limiter, login_manager, migrate
 
@@ -26,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         instance_path=os.path.join(PROJECT_ROOT, "instance"),
     )
     app.config.update(load_config(app.instance_path, config))
+    check_required(app.config)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         os.makedirs(app.instance_path, exist_ok=True)
 
@@ -52,7 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
-    from storefront import auth_setup, cli, errors, templating
+    from storefront import auth_setup, cli, errors, mail, templating
     from storefront.blueprints.account import bp as account_bp
     from storefront.blueprints.api import bp as api_bp
     from storefront.blueprints.auth import bp as auth_bp
@@ -67,4 +68,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.register(app)
     templating.register(app)
     cli.register(app)
+    mail.register(app)
     return app

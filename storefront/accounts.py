@@ -19,10 +19,17 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from storefront import carts, events, rls
+from storefront import carts, events, mail, rls, tokens
 from storefront.database import begin_write, db
 from storefront.emails import canonical_email
-from storefront.exceptions import EmailTaken, InvalidCredentials, NotFound, WrongPassword
+from storefront.exceptions import (
+    AlreadyVerified,
+    EmailTaken,
+    EmailUnchanged,
+    InvalidCredentials,
+    NotFound,
+    WrongPassword,
+)
 from storefront.models import (
     BROWSER_SESSION_HOURS,
     IP_MAX_CHARS,
@@ -163,6 +170,7 @@ def register(
             Profile(user_id=user.id, first_name=first_name, last_name=last_name)
         )
         token, row = _start_session(user.id, remember, client)
+        mail.queue(mail.VERIFY, user.id, email)
         events.record(events.REGISTRATION, True, user.id)
         events.record(events.LOGIN, True, user.id, "registration")
         db.session.flush()
@@ -343,6 +351,7 @@ def change_password(user_id: int, session_id: int, current: str, new: str) -> Si
         )
         .values(revoked_at=now)
     )
+    mail.queue(mail.PASSWORD_CHANGED, user_id, user.email)
     token = secrets.token_urlsafe(SESSION_TOKEN_BYTES)
     remember, expires_at = db.session.execute(
         update(UserSession)
@@ -457,3 +466,135 @@ def check_accounts(fix: bool = False) -> AccountsCheck:
     return AccountsCheck(
         orphans, stale_count, collisions, profiles_created=len(orphans), sessions_purged=purged
     )
+
+
+# Mail: verification, password reset, e-mail change (issue 13) ----------------------------------
+
+def request_password_reset(email: str) -> None:
+    """Queue a reset mail for the active account this address names in canonical form, sent
+    to the address stored for it, never to the one typed. The same work, one INSERT ...
+    SELECT, whether or not such an account exists; the worker mints the link's token, and a
+    new reset link ends the older ones."""
+    canonical = canonical_email(email)
+    begin_write()
+    rls.find_by_email(canonical)
+    mail.queue_to_account(mail.RESET, canonical)
+    db.session.commit()
+
+
+def get_reset_holder(token: str) -> tokens.Holder:
+    """The account a live reset token names; `InvalidToken` otherwise."""
+    return tokens.peek(token, (tokens.RESET,))
+
+
+def reset_password(token: str, new_password: str) -> tokens.Holder:
+    """Set a new password with a reset token, used up in the same transaction: every session
+    of the account ends, its other reset links die, and a notice goes to its address.
+    Returns the account's holder (the caller clears its sign-in throttle). `InvalidToken`
+    for a token unknown, used, expired or for another purpose; nothing changes then."""
+    new_hash = _hash_password(new_password)
+    scope = rls.current_scope()
+    begin_write()
+    try:
+        holder = tokens.consume(token, (tokens.RESET,))
+        now = utcnow()
+        db.session.execute(update(User).where(User.id == holder.user_id)
+                           .values(password_hash=new_hash))
+        db.session.execute(
+            update(UserSession)
+            .where(UserSession.user_id == holder.user_id, UserSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        tokens.end_unused(holder.user_id, (tokens.RESET,))
+        mail.queue(mail.PASSWORD_CHANGED, holder.user_id, holder.email)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        rls.restore(scope)
+    return holder
+
+
+def get_link_holder(token: str) -> tokens.Holder:
+    """The account a live verification or e-mail-change token names; `InvalidToken`
+    otherwise."""
+    return tokens.peek(token, (tokens.VERIFY, tokens.EMAIL_CHANGE))
+
+
+def confirm_email(token: str) -> tokens.Holder:
+    """Use a verification link (the address is verified) or an e-mail-change link (the
+    account moves to the new address, verified by this very link, and the old address is
+    told). The unique canonical column decides: if another account holds the new address
+    by now, `EmailTaken` and nothing changes (the link stays usable). Other pending links of
+    the account for the old address die. `InvalidToken` as in `reset_password`."""
+    scope = rls.current_scope()
+    begin_write()
+    try:
+        holder = tokens.consume(token, (tokens.VERIFY, tokens.EMAIL_CHANGE))
+        now = utcnow()
+        if holder.purpose == tokens.VERIFY:
+            db.session.execute(
+                update(User).where(User.id == holder.user_id,
+                                   User.email_verified_at.is_(None))
+                .values(email_verified_at=now)
+            )
+        else:
+            new_email = holder.new_email or ""
+            try:
+                db.session.execute(
+                    update(User).where(User.id == holder.user_id)
+                    .values(email=new_email, email_canonical=canonical_email(new_email),
+                            email_verified_at=now)
+                )
+            except IntegrityError:
+                db.session.rollback()
+                raise EmailTaken(new_email) from None
+            tokens.end_unused(holder.user_id, (tokens.VERIFY, tokens.EMAIL_CHANGE))
+            mail.queue(mail.EMAIL_CHANGED, holder.user_id, holder.email, new_email=new_email)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        rls.restore(scope)
+    return holder
+
+
+def resend_verification(user_id: int) -> None:
+    """Queue the verification mail again; `AlreadyVerified` when there is nothing to prove."""
+    begin_write()
+    row = db.session.execute(
+        select(User.email, User.email_verified_at).where(User.id == user_id)
+    ).first()
+    if row is None:
+        db.session.rollback()
+        raise NotFound(f"user {user_id}")
+    if row.email_verified_at is not None:
+        db.session.rollback()
+        raise AlreadyVerified
+    mail.queue(mail.VERIFY, user_id, row.email)
+    db.session.commit()
+
+
+def request_email_change(user_id: int, password: str, new_email: str) -> None:
+    """After checking the password, mail a link to the new address; the change applies when
+    it is used (`confirm_email`). `WrongPassword`; `EmailUnchanged` for the account's own
+    address in any spelling; `EmailTaken` when another account holds it now (checked again
+    when the link is used)."""
+    user = _check_password(user_id, password)
+    canonical = canonical_email(new_email)
+    if canonical == user.email_canonical:
+        raise EmailUnchanged
+    scope = rls.current_scope()
+    begin_write()
+    rls.find_by_email(canonical)
+    try:
+        taken = db.session.scalar(select(User.id).where(User.email_canonical == canonical))
+    finally:
+        rls.restore(scope)
+    if taken is not None:
+        db.session.rollback()
+        raise EmailTaken(new_email)
+    mail.queue(mail.EMAIL_CHANGE, user_id, new_email)
+    db.session.commit()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from storefront import accounts, carts, catalog, events
+from storefront import accounts, carts, catalog, events, mail
 from storefront.exceptions import CatalogImportError
 from storefront.models import CART_UNTOUCHED_DAYS, REMEMBER_SESSION_DAYS, STALE_SESSION_DAYS
 
@@ -133,9 +135,36 @@ def report_command(days: int, as_json: bool) -> None:
         f"  (of those {report.sessions_remaining}, seen again more than an hour after sign-in)",
         "  median session length        "
         + ("n/a (no sessions)" if median is None else f"{median} min (sign-in to last activity)"),
+        f"  e-mail verification rate     {percent(report.email_verification_rate)}"
+        f"  ({report.accounts_verified} verified / {report.accounts_remaining} accounts"
+        " created in the period)",
+        "Mail (the outbox):",
+        f"  mails sent                   {report.mails_sent}",
+        f"  mails waiting                {report.mails_waiting} (now)",
+        f"  mails failed                 {report.mails_failed} (after every retry)",
     ]
     for line in lines:
         click.echo(line)
+
+
+mail_cli = AppGroup("mail", help="Send the mail waiting in the outbox.")
+
+
+@mail_cli.command("deliver")
+@click.option("--once", is_flag=True, help="Send what is due now, then exit.")
+def deliver_command(once: bool) -> None:
+    """Send the outbox through MAIL_URL (in development without it: to the log), retrying
+    failures after 1, 2, 4 ... minutes, 8 attempts at most. Runs until SIGTERM or Ctrl-C,
+    which let the mail being sent finish first; --once exits when nothing is due."""
+    transport = mail.transport_for(current_app)
+    if transport is None:
+        raise click.ClickException("MAIL_URL is not set: mail waits in the outbox "
+                                   "(set MAIL_URL=smtp://host:port to send it)")
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_args: stop.set())
+    handled = mail.deliver(transport, once=once, stop=stop)
+    click.echo(f"Mail handled: {handled}.")
 
 
 def register(app: Flask) -> None:
@@ -143,3 +172,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(accounts_cli)
     app.cli.add_command(carts_cli)
     app.cli.add_command(report_command)
+    app.cli.add_command(mail_cli)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from storefront.database import engine_options
 from storefront.models import REMEMBER_SESSION_DAYS
@@ -19,6 +20,10 @@ FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 DEV_SECRET_KEY = "dev-only-not-secret-" + "-" * 12  # noqa: S105
 SECRET_KEY_MIN_BYTES = 32
 MAX_CONTENT_LENGTH_BYTES = 1024 * 1024
+SHOP_NAME = "Storefront"
+# Where links in mails point in development and tests (`make run` serves here).
+DEV_EXTERNAL_BASE_URL = "http://127.0.0.1:5000"
+MAIL_SCHEMES = frozenset({"smtp", "smtp+starttls", "smtps"})
 
 
 class ConfigError(SystemExit):
@@ -63,6 +68,33 @@ def _check_secret_key(name: str, key: str) -> None:
         )
 
 
+def _external_base_url(raw: str) -> str:
+    """`https://shop.example/` → `https://shop.example`: a scheme and a host, nothing else."""
+    url = raw.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query \
+            or parts.fragment or parts.username or parts.password:
+        raise ConfigError(f"EXTERNAL_BASE_URL={raw!r} is not an address such as "
+                          "https://shop.example")
+    return url
+
+
+def _mail_url(raw: str) -> str:
+    url = raw.strip()
+    if url and (urlsplit(url).scheme not in MAIL_SCHEMES or not urlsplit(url).hostname):
+        # The value may hold a password: only its scheme is repeated.
+        raise ConfigError(f"MAIL_URL must be smtp://, smtp+starttls:// or smtps://host[:port] "
+                          f"(got a {urlsplit(url).scheme or 'schemeless'} address)")
+    return url
+
+
+def check_required(config: Mapping[str, Any]) -> None:
+    """Settings `create_app` cannot start without outside development and tests."""
+    if not config.get("EXTERNAL_BASE_URL"):
+        raise ConfigError("EXTERNAL_BASE_URL is not set; set it to the shop's public address, "
+                          "e.g. https://shop.example (mail links are built from it)")
+
+
 def load_config(
     instance_path: str, overrides: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
@@ -88,8 +120,17 @@ def load_config(
     database_url = env.get("DATABASE_URL") or "sqlite:///" + os.path.join(
         instance_path, "storefront.db"
     )
+    raw_base_url = env.get("EXTERNAL_BASE_URL", "").strip()
+    base_url = (_external_base_url(raw_base_url) if raw_base_url
+                else DEV_EXTERNAL_BASE_URL if relaxed else "")
+    mail_host = urlsplit(base_url).hostname or "localhost"
     config: dict[str, Any] = {
         "SECRET_KEY": secret_key,
+        # Links in mails come from here only, never from the request's Host.
+        "EXTERNAL_BASE_URL": base_url,
+        "MAIL_URL": _mail_url(env.get("MAIL_URL", "")),
+        "MAIL_FROM": env.get("MAIL_FROM", "").strip() or f"{SHOP_NAME} <no-reply@{mail_host}>",
+        "SHOP_NAME": SHOP_NAME,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
         # A store that does not answer raises limits' StorageError, which rate_limits catches.

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, func, insert, select
 
 from storefront.database import db
+from storefront.mail import count_mail
 from storefront.models import EVENT_DETAIL_MAX_CHARS, Event, Profile, User, UserSession, utcnow
 
 REGISTRATION = "registration"
@@ -74,6 +75,12 @@ class Report:
     sessions_of_deleted_accounts: int
     session_persistence_rate: float | None
     median_session_minutes: float | None
+    # Mail: verification of the accounts above, and the outbox.
+    accounts_verified: int = 0
+    email_verification_rate: float | None = None
+    mails_sent: int = 0
+    mails_waiting: int = 0
+    mails_failed: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -122,8 +129,9 @@ def build_report(days: int = 30) -> Report:
     merges_attempted, merges_ok = _event_counts(CART_MERGE, since)
     merged, capped, dropped = _merge_line_counts(since)
 
-    accounts_remaining, with_profile = db.session.execute(
-        select(func.count(User.id), func.count(Profile.user_id))
+    accounts_remaining, with_profile, verified = db.session.execute(
+        select(func.count(User.id), func.count(Profile.user_id),
+               func.count(User.email_verified_at))
         .select_from(User)
         .outerjoin(Profile, Profile.user_id == User.id)
         .where(User.created_at >= since)
@@ -142,6 +150,7 @@ def build_report(days: int = 30) -> Report:
     revoked = sum(1 for row in sessions if row.revoked_at is not None)
     expired = sum(1 for row in sessions if row.revoked_at is None and row.expires_at <= now)
     came_back = sum(1 for length in lengths if length > SESSION_CAME_BACK_AFTER)
+    mail_counts = count_mail(since)
     median_minutes = (
         round(statistics.median(length.total_seconds() for length in lengths) / 60, 1)
         if lengths else None
@@ -171,4 +180,9 @@ def build_report(days: int = 30) -> Report:
         sessions_of_deleted_accounts=max(0, logins_ok - len(sessions)),
         session_persistence_rate=_rate(came_back, len(sessions)),
         median_session_minutes=median_minutes,
+        accounts_verified=verified,
+        email_verification_rate=_rate(verified, accounts_remaining),
+        mails_sent=mail_counts.sent,
+        mails_waiting=mail_counts.waiting,
+        mails_failed=mail_counts.failed,
     )

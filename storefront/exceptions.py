@@ -56,3 +56,16 @@ class CartFull(StorefrontError):
 
 class NotInCart(StorefrontError):
     """The product has no line in this cart."""
+
+
+class InvalidToken(StorefrontError):
+    """A mailed link's token that is unknown, malformed, used, expired or for another
+    purpose: deliberately one error."""
+
+
+class EmailUnchanged(StorefrontError):
+    """An e-mail change to the address the account already has."""
+
+
+class AlreadyVerified(StorefrontError):
+    """The account's address is verified already: nothing to send."""

@@ -61,6 +61,16 @@ GUEST_TOKEN_MAX_CHARS = 64
 ID_MAX = 2**31 - 1  # ids are 32-bit INTEGER columns: anything larger names no row
 CART_UNTOUCHED_DAYS = 90
 
+# Mail (issue 13).
+EMAIL_TOKEN_BYTES = 32
+EMAIL_TOKEN_MAX_CHARS = 64  # token_urlsafe(32) is 43 characters; anything longer names nothing
+RESET_TOKEN_HOURS = 1
+VERIFY_TOKEN_DAYS = 3  # verification and e-mail change
+MAIL_KIND_MAX_CHARS = 40
+MAIL_SUBJECT_MAX_CHARS = 200
+MAIL_ERROR_MAX_CHARS = 500
+TOKEN_PURPOSE_MAX_CHARS = 20
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -141,6 +151,8 @@ class User(UserMixin, db.Model):
     is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the current address was proven by a link mailed to it; None: not (yet) verified.
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     profile: Mapped[Profile] = relationship(
         back_populates="user", lazy="raise", uselist=False, passive_deletes=True
@@ -244,3 +256,51 @@ class CartMerge(db.Model):
     merged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     lines_in: Mapped[int]
     lines_kept: Mapped[int]
+
+
+# Mail: outbox and e-mail tokens (issue 13) ------------------------------------------------------
+
+class EmailToken(db.Model):
+    """A single-use link's token: only its SHA-256 is kept. `purpose` binds it to one use
+    (verify, reset, email_change); `new_email` is the address an e-mail change moves to."""
+
+    __tablename__ = "email_tokens"
+    __table_args__ = (Index("ix_email_tokens_user_id_purpose", "user_id", "purpose"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(TOKEN_PURPOSE_MAX_CHARS))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    new_email: Mapped[str | None] = mapped_column(String(EMAIL_MAX_CHARS))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxMail(db.Model):
+    """A mail, written in the transaction of the action it reports and sent later by
+    `flask mail deliver`. A mail with a link holds a placeholder and `token_purpose`: the
+    worker mints the token when it sends, so no token is ever stored in clear."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "next_attempt_at", "id"),
+        Index("ix_outbox_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(MAIL_KIND_MAX_CHARS))
+    recipient: Mapped[str] = mapped_column(String(EMAIL_MAX_CHARS))
+    subject: Mapped[str] = mapped_column(String(MAIL_SUBJECT_MAX_CHARS))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    token_purpose: Mapped[str | None] = mapped_column(String(TOKEN_PURPOSE_MAX_CHARS))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(MAIL_ERROR_MAX_CHARS))

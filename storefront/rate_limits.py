@@ -37,6 +37,9 @@ FAILED_SIGN_INS_PER_ACCOUNT = "10 per 15 minutes"
 FAILED_REAUTHS_PER_ACCOUNT = "5 per 15 minutes"
 # Every account-page POST that checks the password (it costs a slow hash), successful or not.
 PASSWORD_CHECKS_PER_ACCOUNT = "10 per 15 minutes"  # noqa: S105 - a limit, not a password
+RESET_REQUESTS_PER_ADDRESS = "5 per hour"
+RESET_REQUESTS_PER_EMAIL = "3 per hour"
+VERIFICATION_RESENDS_PER_ACCOUNT = "1 per 3 minutes"
 
 # When the shared store does not answer, budgets count in this process instead of failing.
 _fallback = FixedWindowRateLimiter(MemoryStorage())
@@ -83,6 +86,15 @@ class Budget:
             self._hit(key, -1)  # a refused attempt does not push the refill further away
             raise TooManyAttempts(self._retry_after(key))
 
+    def clear(self, key: str) -> None:
+        """Forget every attempt counted for `key` (a password reset clears the failed
+        sign-ins of its account)."""
+        try:
+            limiter.limiter.clear(self.item, self.scope, key)
+        except StorageError:
+            log.warning("rate-limit store unreachable: clearing %s in this process", self.scope)
+        _fallback.clear(self.item, self.scope, key)
+
     def refund(self, key: str) -> None:
         """Give back an attempt that turned out not to count (a sign-in that succeeded)."""
         if limiter.enabled:
@@ -104,6 +116,11 @@ failed_sign_ins = Budget("sign-in", FAILED_SIGN_INS_PER_ACCOUNT)
 # One budget for every page that re-checks the password (password change, deletion).
 failed_reauths = Budget("reauth", FAILED_REAUTHS_PER_ACCOUNT)
 password_checks = Budget("password-checks", PASSWORD_CHECKS_PER_ACCOUNT)
+# Asking for a reset link: per client address and per address asked about (canonical form,
+# unknown addresses counted alike, so a 429 tells nothing about accounts).
+reset_requests_per_address = Budget("reset-address", RESET_REQUESTS_PER_ADDRESS)
+reset_requests_per_email = Budget("reset-email", RESET_REQUESTS_PER_EMAIL)
+verification_resends = Budget("verify-resend", VERIFICATION_RESENDS_PER_ACCOUNT)
 
 
 @limiter.request_filter

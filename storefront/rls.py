@@ -26,9 +26,10 @@ SET_SCOPE = (
     f"SELECT set_config('role', '{APP_ROLE}', true), "
     "set_config('storefront.user_id', %s, true), "
     "set_config('storefront.token_hash', %s, true), "
-    "set_config('storefront.email', %s, true)"
+    "set_config('storefront.email', %s, true), "
+    "set_config('storefront.email_token_hash', %s, true)"
 )
-NOBODY: tuple[str, str, str] = ("", "", "")
+NOBODY: tuple[str, str, str, str] = ("", "", "", "")
 
 
 def scope_prefix() -> Prefix | None:
@@ -38,14 +39,33 @@ def scope_prefix() -> Prefix | None:
     return SET_SCOPE, g.get(SCOPE_KEY, NOBODY)
 
 
-def act_as(user_id: int | None, token_hash: str | None = None, email: str | None = None) -> None:
+def act_as(user_id: int | None, token_hash: str | None = None, email: str | None = None,
+           *, email_token_hash: str | None = None) -> None:
     """Scope this request's statements to a user; before the user is known, to the session
-    row a token hash names or the account an e-mail (canonical form) names."""
-    setattr(g, SCOPE_KEY, (str(user_id or ""), token_hash or "", email or ""))
+    row a token hash names, the account an e-mail (canonical form) names, or the e-mail
+    token (a mailed link's) a hash names."""
+    setattr(g, SCOPE_KEY, (str(user_id or ""), token_hash or "", email or "",
+                           email_token_hash or ""))
 
 
 def find_by_email(canonical: str) -> None:
     """Let this request also read the account with this canonical e-mail (signing in),
     keeping the rest of its scope."""
-    user_id, token_hash, _email = g.get(SCOPE_KEY, NOBODY)
-    setattr(g, SCOPE_KEY, (user_id, token_hash, canonical))
+    user_id, token_hash, _email, email_token_hash = g.get(SCOPE_KEY, NOBODY)
+    setattr(g, SCOPE_KEY, (user_id, token_hash, canonical, email_token_hash))
+
+
+def current_scope() -> tuple[str, str, str, str]:
+    """This request's scope, to restore after a step that acts for another account."""
+    return g.get(SCOPE_KEY, NOBODY)
+
+
+def restore(scope: tuple[str, str, str, str]) -> None:
+    setattr(g, SCOPE_KEY, scope)
+
+
+def find_by_email_token(token_hash: str) -> None:
+    """Let this request also read the e-mail token this hash names, and its account (a
+    mailed link being opened), keeping the rest of its scope."""
+    user_id, token_hash_, email, _email_token_hash = g.get(SCOPE_KEY, NOBODY)
+    setattr(g, SCOPE_KEY, (user_id, token_hash_, email, token_hash))

@@ -230,6 +230,7 @@ def start_server(database_url: str, log_dir: Path, workers: int = 2, *,
         "SESSION_COOKIE_SECURE": "0",
         "RATELIMIT_STORAGE_URI": "memory://",
         "FLASK_DEBUG": "0",
+        "EXTERNAL_BASE_URL": "https://shop.example",
         **(env or {}),
     }
     log_path = log_dir / f"gunicorn-{label or port}.log"

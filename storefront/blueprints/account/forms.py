@@ -5,6 +5,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional
 from storefront.blueprints.validators import (
     REQUIRED,
     differs_from,
+    email_field,
     name_field,
     new_password_field,
     phone_number,
@@ -47,3 +48,12 @@ class PasswordForm(FlaskForm):
 
 class DeleteAccountForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(REQUIRED)])
+
+
+class ResendVerificationForm(FlaskForm):
+    """A button: send the verification mail again."""
+
+
+class EmailChangeForm(FlaskForm):
+    new_email = email_field("New email")
+    password = PasswordField("Current password", validators=[DataRequired(REQUIRED)])

@@ -8,9 +8,20 @@ from flask_login import current_user, login_required
 from storefront import accounts
 from storefront.auth_setup import start_session
 from storefront.blueprints.account import bp
-from storefront.blueprints.account.forms import DeleteAccountForm, PasswordForm, ProfileForm
-from storefront.exceptions import WrongPassword
-from storefront.rate_limits import failed_reauths, failure_counted, password_checks
+from storefront.blueprints.account.forms import (
+    DeleteAccountForm,
+    EmailChangeForm,
+    PasswordForm,
+    ProfileForm,
+    ResendVerificationForm,
+)
+from storefront.exceptions import AlreadyVerified, EmailTaken, EmailUnchanged, WrongPassword
+from storefront.rate_limits import (
+    failed_reauths,
+    failure_counted,
+    password_checks,
+    verification_resends,
+)
 
 WRONG_PASSWORD = "That is not your current password."  # noqa: S105 - a message
 
@@ -32,7 +43,8 @@ def _password_recheck():  # noqa: ANN202
 def _overview(delete_form: DeleteAccountForm, status: int = 200):  # noqa: ANN202
     profile = accounts.get_profile(current_user.id)
     return render_template(
-        "account/overview.html", profile=profile, delete_form=delete_form
+        "account/overview.html", profile=profile, delete_form=delete_form,
+        resend_form=ResendVerificationForm(),
     ), status
 
 
@@ -104,3 +116,37 @@ def delete():  # noqa: ANN201
             flash("Your account and everything it held were deleted.", "info")
             return redirect(url_for("catalog.index"), 303)
     return _overview(form, 422)
+
+
+@bp.post("/verify/resend")
+def resend_verification():  # noqa: ANN201
+    verification_resends.spend(str(current_user.id))
+    try:
+        accounts.resend_verification(current_user.id)
+    except AlreadyVerified:
+        flash("Your e-mail address is already verified.", "info")
+    else:
+        flash(f"We sent a new confirmation link to {current_user.email}.", "success")
+    return redirect(url_for("account.overview"), 303)
+
+
+@bp.route("/email", methods=["GET", "POST"])
+def email():  # noqa: ANN201
+    form = EmailChangeForm()
+    if form.validate_on_submit():
+        try:
+            with _password_recheck():
+                accounts.request_email_change(current_user.id, form.password.data,
+                                              form.new_email.data)
+        except WrongPassword:
+            form.password.errors.append(WRONG_PASSWORD)
+        except EmailUnchanged:
+            form.new_email.errors.append("This is already your e-mail address.")
+        except EmailTaken:
+            form.new_email.errors.append("This address cannot be used for your account.")
+        else:
+            flash(f"We sent a link to {form.new_email.data}. Your address changes when you "
+                  "open it; until then it stays as it is.", "success")
+            return redirect(url_for("account.overview"), 303)
+    status = 422 if form.is_submitted() else 200
+    return render_template("account/email.html", form=form), status
