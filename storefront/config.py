@@ -24,6 +24,7 @@ SHOP_NAME = "Storefront"
 # Where links in mails point in development and tests (`make run` serves here).
 DEV_EXTERNAL_BASE_URL = "http://127.0.0.1:5000"
 MAIL_SCHEMES = frozenset({"smtp", "smtp+starttls", "smtps"})
+MAIL_TIMEOUT_SECONDS = 10  # one SMTP conversation's socket timeout
 
 
 class ConfigError(SystemExit):
@@ -131,6 +132,7 @@ def load_config(
         "MAIL_URL": _mail_url(env.get("MAIL_URL", "")),
         "MAIL_FROM": env.get("MAIL_FROM", "").strip() or f"{SHOP_NAME} <no-reply@{mail_host}>",
         "SHOP_NAME": SHOP_NAME,
+        "MAIL_TIMEOUT_SECONDS": MAIL_TIMEOUT_SECONDS,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
         # A store that does not answer raises limits' StorageError, which rate_limits catches.

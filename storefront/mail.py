@@ -77,7 +77,6 @@ PURPOSE_PAGES = {purpose: endpoint for purpose, endpoint in LINKS.values()}
 LINK_SLOT = "%%LINK%%"
 CLAIM_MINUTES = 5
 MAX_ATTEMPTS = 8
-SMTP_TIMEOUT_SECONDS = 10
 POLL_SECONDS = 5
 DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 QUEUED_KEY = "mail_queued"
@@ -146,7 +145,7 @@ class SmtpTransport:
     """Sends through the server MAIL_URL names: `smtp://` (plain), `smtp+starttls://`,
     `smtps://` (implicit TLS), with `user:password@` for authentication."""
 
-    def __init__(self, url: str, timeout: float = SMTP_TIMEOUT_SECONDS) -> None:
+    def __init__(self, url: str, timeout: float) -> None:
         parts = urlsplit(url)
         self.scheme = parts.scheme
         self.host = parts.hostname or "localhost"
@@ -185,7 +184,7 @@ Transport = SmtpTransport | ConsoleTransport
 def transport_for(app: Flask) -> Transport | None:
     """The configured way out: SMTP, the console in development, or None (mail waits)."""
     if app.config["MAIL_URL"]:
-        return SmtpTransport(app.config["MAIL_URL"])
+        return SmtpTransport(app.config["MAIL_URL"], app.config["MAIL_TIMEOUT_SECONDS"])
     if app.config["DEVELOPMENT"]:
         return ConsoleTransport()
     return None

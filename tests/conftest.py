@@ -171,3 +171,11 @@ def start_live_server(request: pytest.FixtureRequest, tmp_path):  # noqa: ANN001
     for server, database in started:
         server.stop()
         database.drop()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[support.Mailbox]:
+    """A real SMTP server on a free port of 127.0.0.1, stopped after the test."""
+    box = support.Mailbox().start()
+    yield box
+    box.stop()

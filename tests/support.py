@@ -394,3 +394,87 @@ class ShopClient(FlaskClient):
         """The e-mail in the header's `data-user-email`, or None when anonymous."""
         match = re.search(r'data-user-email="([^"]*)"', self.page("/"))
         return match.group(1) if match else None
+
+
+# Mail -------------------------------------------------------------------------------------------
+
+LINK = re.compile(r"https?://[^\s<>\"]+")
+
+
+@dataclass
+class Received:
+    """One message as the SMTP server got it: the envelope's recipients and the parsed mail."""
+
+    recipients: list[str]
+    message: object  # email.message.EmailMessage
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    @property
+    def text(self) -> str:
+        return self.message.get_body(("plain",)).get_content()
+
+    @property
+    def html(self) -> str:
+        return self.message.get_body(("html",)).get_content()
+
+    @property
+    def outbox_id(self) -> int:
+        return int(self.message["X-Storefront-Outbox-Id"])
+
+    def link(self) -> str:
+        """The one link of a verification, reset or e-mail-change mail."""
+        links = [url for url in LINK.findall(self.text) if "/auth/" in url and
+                 "/auth/forgot" not in url]
+        assert len(links) == 1, self.text
+        return links[0]
+
+
+class Mailbox:
+    """A real SMTP server (aiosmtpd's Controller) on 127.0.0.1, keeping what it receives.
+    `refuse` holds recipients it answers 550; `delay_seconds` slows each message down."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.received: list[Received] = []
+        self.refuse: set[str] = set()
+        self.delay_seconds = 0.0
+        self.controller = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: ANN001, ANN201, N802
+        if address in self.refuse:
+            return "550 5.1.1 no such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        import asyncio
+        import email
+        import email.policy
+
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.received.append(Received(list(envelope.rcpt_tos), message))
+        return "250 Message accepted"
+
+    def start(self) -> Mailbox:
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def to(self, address: str) -> list[Received]:
+        return [mail for mail in self.received if address in mail.recipients]
