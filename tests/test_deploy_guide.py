@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support import PASSWORD, PROJECT_ROOT, TEST_DATABASE_URL, free_port
+from tests.support import PASSWORD, PROJECT_ROOT, TEST_DATABASE_URL, Mailbox, free_port
 
 GUIDE = PROJECT_ROOT / "docs" / "deploy.md"
 # Run by `make install` / `make test` before any test, so not again here.
@@ -32,7 +32,8 @@ class Guide:
     """Runs the guide's lines with this test's names: a unique role and database, a free
     port, a temporary products file, this interpreter's virtualenv."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, mail_url: str = "") -> None:
+        self.mail_url = mail_url
         self.role = f"shop_{uuid.uuid4().hex[:8]}"
         self.port = free_port()
         self.tmp_path = tmp_path
@@ -46,6 +47,8 @@ class Guide:
         line = re.sub(r"\bshop\b", self.role, line)
         line = line.replace("127.0.0.1:8000", f"127.0.0.1:{self.port}")
         line = line.replace("products.csv", str(self.products))
+        if self.mail_url:  # the host's mail relay: a real SMTP server of the test's own
+            line = line.replace("smtp://127.0.0.1:25", self.mail_url)
         line = line.replace(".venv/bin/", str(Path(sys.executable).parent) + "/")
         redis = os.environ.get("TEST_REDIS_URL")
         return line.replace("redis://127.0.0.1:6379/0", redis) if redis else line
@@ -113,7 +116,8 @@ def shop_over_https(base: str) -> None:
 def test_the_deployment_guide_works_as_written(tmp_path):
     if not TEST_DATABASE_URL:
         pytest.skip("needs TEST_DATABASE_URL (PostgreSQL)")
-    guide = Guide(tmp_path)
+    mailbox = Mailbox().start()
+    guide = Guide(tmp_path, mailbox.url)
     commands = guide_commands()
     assert any(line.startswith(".venv/bin/gunicorn") for line in commands)
     try:
@@ -145,8 +149,12 @@ def test_the_deployment_guide_works_as_written(tmp_path):
                     assert "All accounts are whole." in result.stdout or "--fix" in line
                 if "report" in line:
                     assert "registration success rate" in result.stdout
+                if "mail deliver" in line:  # the shopper's verification mail went out
+                    assert [m.recipients for m in mailbox.received] == [["guide@example.com"]]
+                    assert "https://shop.example/auth/verify/" in mailbox.received[0].text
         # After the restore the shop's data is still there and whole.
         restored = guide.run(".venv/bin/flask --app wsgi report --days 7")
         assert "1 accounts created / 1 valid registration attempts" in restored.stdout
     finally:
+        mailbox.stop()
         guide.drop()

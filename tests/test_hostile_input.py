@@ -175,7 +175,9 @@ class Shop:
         self.signed_in = signed_in
         self.product = make_product(stock=500)
         self.slug = self.product.slug
-        self.valid_arguments = {"slug": self.slug, "filename": "style.css", "session_id": "1"}
+        # A well-formed e-mail token that names nothing (a mailed link's shape).
+        self.valid_arguments = {"slug": self.slug, "filename": "style.css", "session_id": "1",
+                                "token": "t" * 43}
         self.start()
         self.fields_by_action = self._harvest_forms()
         self.all_fields = declared_fields()
@@ -210,7 +212,8 @@ class Shop:
     def _harvest_forms(self) -> dict[str, set[str]]:
         parser = FormFields()
         for page in ("/", f"/products/{self.slug}", "/cart", "/auth/login", "/auth/register",
-                     "/account", "/account/profile", "/account/password", "/account/sessions"):
+                     "/account", "/account/profile", "/account/password", "/account/sessions",
+                     "/auth/forgot", "/account/email"):
             parser.feed(self.client.page(page))
         if self.signed_in:
             session_ids = re.findall(r'data-session-id="(\d+)"', self.client.page(
@@ -230,6 +233,7 @@ class Shop:
             "password": PASSWORD, "current_password": PASSWORD, "new_password": PASSWORD,
             "confirm_password": PASSWORD, "first_name": "Ada", "last_name": "Lovelace",
             "phone": "", "marketing_opt_in": "y", "remember": "y", "next": "/cart",
+            "new_email": "other@example.com",
         }
         return {name: plausible.get(name, "x") for name in fields}
 

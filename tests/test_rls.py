@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from storefront import create_app
 from storefront.extensions import db
-from storefront.models import CartMerge, Profile, User, UserCart, UserSession
+from storefront.models import CartMerge, EmailToken, Profile, User, UserCart, UserSession, utcnow
 from tests.factories import make_product, make_user
 from tests.support import ShopClient, base_config
 
@@ -120,6 +120,9 @@ def shop(app, database_url):  # noqa: ANN001, ANN201
         db.session.add(UserCart(user_id=ids[name], product_id=first.id, quantity=1))
         db.session.add(CartMerge(guest_token=f"guest-of-{name}", user_id=ids[name],
                                  lines_in=1, lines_kept=1))
+        db.session.add(EmailToken(user_id=ids[name], purpose="reset",
+                                  token_hash=f"email-token-of-{name}",
+                                  expires_at=utcnow()))
     db.session.execute(delete(Profile).where(Profile.user_id == ids["cy"]))
     db.session.commit()
     return ids
@@ -127,7 +130,8 @@ def shop(app, database_url):  # noqa: ANN001, ANN201
 
 def as_app_role(statement: str, scope: dict[str, object], **params: object) -> object:
     """Run one statement as `storefront_app` in a scope set as storefront/rls.py sets it
-    (`user_id`, `token_hash`, `email`), in a transaction rolled back at once.
+    (`user_id`, `token_hash`, `email`, `email_token_hash`), in a transaction rolled back at
+    once.
 
     Returns the first column of the rows it returned (sorted, distinct), the number of rows
     it changed, or REFUSED; any other error is raised."""
@@ -136,9 +140,11 @@ def as_app_role(statement: str, scope: dict[str, object], **params: object) -> o
         connection.execute(text(
             "SELECT set_config('storefront.user_id', :user_id, true), "
             "set_config('storefront.token_hash', :token_hash, true), "
-            "set_config('storefront.email', :email, true)"
+            "set_config('storefront.email', :email, true), "
+            "set_config('storefront.email_token_hash', :email_token_hash, true)"
         ), {"user_id": str(scope.get("user_id") or ""),
-            "token_hash": scope.get("token_hash") or "", "email": scope.get("email") or ""})
+            "token_hash": scope.get("token_hash") or "", "email": scope.get("email") or "",
+            "email_token_hash": scope.get("email_token_hash") or ""})
         try:
             result = connection.execute(text(statement), params)
             return sorted(set(result.scalars())) if result.returns_rows else result.rowcount
@@ -156,6 +162,11 @@ NEW_SESSION = ("INSERT INTO user_sessions (user_id, token_hash, remember, create
                "'', '')")
 NEW_USER = ("INSERT INTO users (email, email_canonical, password_hash, is_active, created_at) "
             "VALUES (:email, :email, 'x', true, now())")
+NEW_EMAIL_TOKEN = ("INSERT INTO email_tokens (user_id, purpose, token_hash, created_at, "
+                   "expires_at) VALUES (:owner, 'reset', 'probe', now(), now())")
+NEW_MAIL = ("INSERT INTO outbox (user_id, kind, recipient, subject, body_text, body_html, "
+            "created_at, attempts, next_attempt_at) VALUES (:owner, 'probe', 'x@example.com', "
+            "'s', 't', 'h', now(), 0, now())")
 # (table, verb, statement, outcome with nobody signed in, outcome signed in as Ada).
 # An outcome is the owners (by name) of the rows a SELECT returns, the number of rows a write
 # changed, or REFUSED. `:owner` is Ada or, where the verb names him, Cy. The writes read no
@@ -222,6 +233,21 @@ PROBES = [
      "merged_at, lines_in, lines_kept) VALUES ('probe', :owner, now(), 1, 1)", REFUSED, REFUSED),
     ("cart_merges", "UPDATE to cy", "UPDATE cart_merges SET user_id = :owner", 0, REFUSED),
     ("cart_merges", "TRUNCATE", "TRUNCATE cart_merges", REFUSED, REFUSED),
+
+    ("email_tokens", "SELECT", "SELECT user_id FROM email_tokens", [], ["ada"]),
+    ("email_tokens", "UPDATE", "UPDATE email_tokens SET used_at = now()", 0, 1),
+    ("email_tokens", "DELETE", "DELETE FROM email_tokens", REFUSED, REFUSED),
+    ("email_tokens", "INSERT for ada", NEW_EMAIL_TOKEN, REFUSED, REFUSED),
+    ("email_tokens", "UPDATE to cy", "UPDATE email_tokens SET user_id = :owner", 0, REFUSED),
+    ("email_tokens", "TRUNCATE", "TRUNCATE email_tokens", REFUSED, REFUSED),
+
+    ("outbox", "SELECT", "SELECT user_id FROM outbox", REFUSED, REFUSED),
+    ("outbox", "UPDATE", "UPDATE outbox SET attempts = 0", REFUSED, REFUSED),
+    ("outbox", "DELETE", "DELETE FROM outbox", REFUSED, REFUSED),
+    ("outbox", "INSERT for nobody", NEW_MAIL.replace(":owner", "NULL"), 1, 1),
+    ("outbox", "INSERT for ada", NEW_MAIL, REFUSED, 1),
+    ("outbox", "INSERT for cy", NEW_MAIL, REFUSED, REFUSED),
+    ("outbox", "TRUNCATE", "TRUNCATE outbox", REFUSED, REFUSED),
 
     ("alembic_version", "SELECT", "SELECT version_num FROM alembic_version", REFUSED, REFUSED),
     ("alembic_version", "UPDATE", "UPDATE alembic_version SET version_num = 'x'",
@@ -302,6 +328,29 @@ def test_an_account_found_by_its_email_is_read_only(shop):
     assert as_app_role("DELETE FROM users", by_email) == 0
     assert as_app_role("SELECT user_id FROM user_sessions", by_email) == []
     assert as_app_role(NEW_SESSION, by_email, owner=shop["ada"]) == REFUSED
+
+
+def test_an_email_token_found_by_its_hash_is_read_only(shop):
+    """A mailed link being opened (the account not known yet): its token row and its account
+    can be read, nothing else, and nothing written."""
+    by_hash = {"email_token_hash": "email-token-of-ada"}
+    assert as_app_role("SELECT user_id FROM email_tokens", by_hash) == [shop["ada"]]
+    assert as_app_role("SELECT id FROM users", by_hash) == [shop["ada"]]
+    for statement in ("UPDATE email_tokens SET used_at = now()",
+                      "UPDATE email_tokens SET user_id = :cy",
+                      "UPDATE users SET password_hash = 'x'",
+                      "UPDATE users SET email_verified_at = now()"):
+        assert as_app_role(statement, by_hash, cy=shop["cy"]) == 0, statement
+    assert as_app_role("SELECT user_id FROM user_sessions", by_hash) == []
+    assert as_app_role("SELECT user_id FROM profiles", by_hash) == []
+    assert as_app_role(NEW_MAIL, by_hash, owner=shop["ada"]) == REFUSED
+
+
+def test_a_reset_request_may_add_mail_only_for_the_account_its_email_names(shop):
+    by_email = {"email": "ada@example.com"}
+    assert as_app_role(NEW_MAIL, by_email, owner=shop["ada"]) == 1
+    assert as_app_role(NEW_MAIL, by_email, owner=shop["bob"]) == REFUSED
+    assert as_app_role("SELECT user_id FROM outbox", by_email) == REFUSED
 
 
 def test_sign_up_inserts_only_the_account_it_declared(shop):
