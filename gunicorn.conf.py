@@ -7,6 +7,9 @@ be overridden on the command line or with GUNICORN_CMD_ARGS; WEB_CONCURRENCY set
 import logging
 import multiprocessing
 import os
+import re
+
+from gunicorn.glogging import Logger
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Requests mostly wait on the database: two workers per core, plus one.
@@ -25,6 +28,21 @@ access_log_format = (
     'request_id=%({x-request-id}o)s remote=%(h)s "%(r)s" status=%(s)s bytes=%(B)s '
     "duration_ms=%(M)s"
 )
+
+# A mailed link's token in a request line is a secret: the access log shows `[token]`.
+SECRET_PATHS = re.compile(r"(/auth/(?:reset|verify)/)[^/?#\s\"]+")
+
+
+class AccessLogWithoutTokens(Logger):
+    def atoms(self, resp, req, environ, request_time):  # noqa: ANN001, ANN201
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key in ("r", "U"):
+            if isinstance(atoms.get(key), str):
+                atoms[key] = SECRET_PATHS.sub(r"\1[token]", atoms[key])
+        return atoms
+
+
+logger_class = AccessLogWithoutTokens
 
 
 def on_starting(server) -> None:  # noqa: ANN001

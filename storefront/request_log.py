@@ -1,7 +1,8 @@
 """One structured line per request, and its id in `X-Request-ID`.
 
-The line holds the request id, method, path (never the query string), status, duration in
-milliseconds and the user id or `-`: no form data, cookie or token, so no secret can leak.
+The line holds the request id, method, path (never the query string, and a mailed link's
+token replaced by `[token]`), status, duration in milliseconds and the user id or `-`: no
+form data, cookie or token, so no secret can leak.
 Whatever the client chose (method, path) passes through `loggable` first.
 """
 
@@ -19,6 +20,8 @@ log = logging.getLogger("storefront.request")
 # An id handed in by the proxy is kept only if it looks like one (no log injection).
 INCOMING_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 MAX_LOGGED_CHARS = 300
+# Path arguments that are secrets (a mailed link's token): logged as their name only.
+SECRET_ARGUMENTS = frozenset({"token"})
 
 
 def loggable(text: str) -> str:
@@ -27,6 +30,15 @@ def loggable(text: str) -> str:
     to this one, nor break the log's encoding; cut to a sane size."""
     escaped = text.encode("unicode_escape", "backslashreplace").decode("ascii")
     return escaped.replace(" ", "\\x20")[:MAX_LOGGED_CHARS]
+
+
+def logged_path() -> str:
+    """The request's path with any secret path argument replaced by `[token]`."""
+    path = request.path
+    for name, value in (request.view_args or {}).items():
+        if name in SECRET_ARGUMENTS and isinstance(value, str) and value:
+            path = path.replace(value, f"[{name}]")
+    return path
 
 
 def _user_id() -> str:
@@ -59,7 +71,7 @@ def register(app: Flask) -> None:
         duration = (time.perf_counter() - started) * 1000 if started else 0.0
         log.info(
             "request_id=%s method=%s path=%s status=%s duration_ms=%.1f user=%s",
-            request_id, loggable(request.method), loggable(request.path),
+            request_id, loggable(request.method), loggable(logged_path()),
             response.status_code, duration, _user_id(),
         )
         return response

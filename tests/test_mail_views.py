@@ -406,3 +406,23 @@ def test_an_address_taken_meanwhile_makes_the_link_say_so_and_change_nothing(
 
 def test_the_email_page_needs_a_signed_in_shopper(client):
     assert client.get("/account/email").status_code == 302
+
+
+def test_a_links_token_never_reaches_the_request_log(app, client, make_client, mailbox,
+                                                      caplog):
+    assert client.register("ada@example.com").status_code == 303
+    verify_path = latest_link(app, mailbox, "ada@example.com")
+    client.post_form("/auth/forgot", {"email": "ada@example.com"})
+    reset_path = latest_link(app, mailbox, "ada@example.com")
+    with caplog.at_level("INFO", logger="storefront.request"):
+        visitor = make_client()
+        visitor.get(verify_path)
+        visitor.post_form(verify_path)
+        visitor.get(reset_path)
+        visitor.get("/auth/reset")
+    lines = [record.getMessage() for record in caplog.records
+             if record.name == "storefront.request"]
+    assert any("path=/auth/verify/[token]" in line for line in lines)
+    assert any("path=/auth/reset/[token]" in line for line in lines)
+    for path in (verify_path, reset_path):
+        assert not any(path.rsplit("/", 1)[1] in line for line in lines)

@@ -68,6 +68,10 @@ def test_forgotten_password_mail_new_password_sign_in(mail_shop, mailbox, new_pa
     expect(flash(page, "success")).to_contain_text("Your password was changed")
     expect(page.locator("header [data-user-email]")).to_have_count(0)  # not signed in
 
+    token = reset.link().rsplit("/", 1)[1]
+    assert token not in mail_shop.log()  # gunicorn's access log and the shop's own
+    assert "/auth/reset/[token]" in mail_shop.log()
+
     page.goto(mail_shop.url)
     sign_in(page, email, NEW_PASSWORD)
     run_worker(mail_shop, mailbox)
