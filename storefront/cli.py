@@ -167,6 +167,19 @@ def deliver_command(once: bool) -> None:
     click.echo(f"Mail handled: {handled}.")
 
 
+@mail_cli.command("cleanup")
+@click.option("--days", type=click.IntRange(min=1), default=mail.KEEP_SENT_DAYS,
+              show_default=True, help="Keep sent mails and spent tokens this many days.")
+@click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
+def mail_cleanup_command(days: int, dry_run: bool) -> None:
+    """Remove mails sent over N days ago and e-mail tokens used or expired over N days ago,
+    in batches; waiting and failed mails stay. Prints what it removed."""
+    result = mail.cleanup(days=days, dry_run=dry_run)
+    verb = "Would remove" if dry_run else "Removed"
+    click.echo(f"{verb} {result.mails} mail(s) sent over {days} days ago.")
+    click.echo(f"{verb} {result.tokens} e-mail token(s) used or expired over {days} days ago.")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(catalog_cli)
     app.cli.add_command(accounts_cli)

@@ -33,13 +33,14 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Flask, Response, current_app, g
 from markupsafe import escape
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import delete, func, insert, literal, select, update
 
 from storefront import tokens
 from storefront.database import begin_write, db
 from storefront.models import (
     MAIL_ERROR_MAX_CHARS,
     MAIL_SUBJECT_MAX_CHARS,
+    EmailToken,
     OutboxMail,
     User,
     utcnow,
@@ -96,7 +97,8 @@ def render(kind: str, **context: object) -> Rendered:
     shop = current_app.config["SHOP_NAME"]
     subject = str(context.pop("subject", None) or SUBJECTS[kind])
     values = {"shop_name": shop, "base_url": current_app.config["EXTERNAL_BASE_URL"],
-              "link": LINK_SLOT if kind in LINKS else None, **context}
+              "link": LINK_SLOT if kind in LINKS else None, "external_url": external_url,
+              **context}
     env = current_app.jinja_env
     return Rendered(
         subject=f"{subject} · {shop}"[:MAIL_SUBJECT_MAX_CHARS],
@@ -203,10 +205,15 @@ class Claimed:
     attempts: int
 
 
-def _link(purpose: str, token: str) -> str:
-    path = current_app.url_map.bind("localhost").build(PURPOSE_PAGES[purpose],
-                                                      {"token": token})
+def external_url(endpoint: str, **values: object) -> str:
+    """A page's public address, from EXTERNAL_BASE_URL (never a request's Host); usable in
+    and out of requests (the worker has none)."""
+    path = current_app.url_map.bind("localhost").build(endpoint, values)
     return current_app.config["EXTERNAL_BASE_URL"] + path
+
+
+def _link(purpose: str, token: str) -> str:
+    return external_url(PURPOSE_PAGES[purpose], token=token)
 
 
 def _claim(now: datetime) -> tuple[Claimed, str | None] | None:
@@ -311,6 +318,43 @@ def deliver(transport: Transport, once: bool = False, stop: threading.Event | No
             break
         stop.wait(poll_seconds)
     return handled
+
+
+# Cleanup ------------------------------------------------------------------------------------
+
+CLEANUP_BATCH_ROWS = 1000
+KEEP_SENT_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Cleanup:
+    mails: int
+    tokens: int
+
+
+def _delete_in_batches(model: type, condition: object, dry_run: bool) -> int:
+    if dry_run:
+        return int(db.session.scalar(select(func.count()).select_from(model).where(condition)))
+    removed = 0
+    while True:
+        begin_write()
+        batch = select(model.id).where(condition).limit(CLEANUP_BATCH_ROWS).scalar_subquery()
+        count = db.session.execute(delete(model).where(model.id.in_(batch))).rowcount
+        db.session.commit()
+        removed += count
+        if count < CLEANUP_BATCH_ROWS:
+            return removed
+
+
+def cleanup(days: int = KEEP_SENT_DAYS, dry_run: bool = False) -> Cleanup:
+    """Remove mails sent over `days` ago and e-mail tokens used or expired over `days` ago,
+    in batches of CLEANUP_BATCH_ROWS (each its own transaction, so the tables stay open to
+    the worker and the shop). Waiting and failed mails stay: the first are still to go, the
+    second are for a person to look at."""
+    cutoff = utcnow() - timedelta(days=days)
+    mails = _delete_in_batches(OutboxMail, OutboxMail.sent_at < cutoff, dry_run)
+    stale = (EmailToken.used_at < cutoff) | (EmailToken.expires_at < cutoff)
+    return Cleanup(mails, _delete_in_batches(EmailToken, stale, dry_run))
 
 
 # Figures ------------------------------------------------------------------------------------

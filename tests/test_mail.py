@@ -347,3 +347,26 @@ def test_authentication_is_sent_to_the_server(app, runner, mailbox):
     assert row.sent_at is None and "SMTPNotSupportedError" in row.last_error
     assert "hunter2" not in row.last_error
 
+
+
+def test_cleanup_removes_old_sent_mail_and_spent_tokens_in_batches(app, runner, mailbox,
+                                                                   monkeypatch):
+    accounts.register("ada@example.com", "correct horse battery staple", "Ada", "L").user
+    queue_notices(4)
+    deliver(runner)
+    queue_notices(1)  # still waiting: stays
+    old = utcnow() - timedelta(days=31)
+    db.session.execute(update(OutboxMail).where(OutboxMail.sent_at.is_not(None))
+                       .values(sent_at=old))
+    db.session.execute(update(EmailToken).values(used_at=old))
+    db.session.commit()
+    monkeypatch.setattr(mail, "CLEANUP_BATCH_ROWS", 2)
+    dry = runner.invoke(args=["mail", "cleanup", "--dry-run"])
+    assert "Would remove 5 mail(s) sent over 30 days ago." in dry.output
+    assert count_rows(OutboxMail) == 6
+    result = runner.invoke(args=["mail", "cleanup"])
+    assert result.exit_code == 0, result.output
+    assert "Removed 5 mail(s)" in result.output
+    assert "Removed 1 e-mail token(s)" in result.output
+    assert [row.sent_at for row in outbox()] == [None]
+    assert count_rows(EmailToken) == 0
