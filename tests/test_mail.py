@@ -351,7 +351,7 @@ def test_authentication_is_sent_to_the_server(app, runner, mailbox):
 
 def test_cleanup_removes_old_sent_mail_and_spent_tokens_in_batches(app, runner, mailbox,
                                                                    monkeypatch):
-    accounts.register("ada@example.com", "correct horse battery staple", "Ada", "L").user
+    accounts.register("ada@example.com", "correct horse battery staple", "Ada", "L")
     queue_notices(4)
     deliver(runner)
     queue_notices(1)  # still waiting: stays
