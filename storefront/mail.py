@@ -34,6 +34,7 @@ from urllib.parse import unquote, urlsplit
 from flask import Flask, Response, current_app, g
 from markupsafe import escape
 from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from storefront import tokens
 from storefront.database import begin_write, db
@@ -311,7 +312,19 @@ def deliver(transport: Transport, once: bool = False, stop: threading.Event | No
     stop = stop or threading.Event()
     handled = 0
     while not stop.is_set():
-        if deliver_one(transport):
+        try:
+            sent = deliver_one(transport)
+        except (OperationalError, InterfaceError) as error:
+            # The database is away: a long-running worker waits for it (a mail it was
+            # sending comes back when its claim expires); --once reports it and fails.
+            db.session.rollback()
+            if once:
+                raise
+            log.warning("mail worker: database unavailable (%s); retrying in %ss",
+                        type(getattr(error, "orig", error)).__name__, poll_seconds)
+            stop.wait(poll_seconds)
+            continue
+        if sent:
             handled += 1
             continue
         if once:

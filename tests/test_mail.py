@@ -370,3 +370,25 @@ def test_cleanup_removes_old_sent_mail_and_spent_tokens_in_batches(app, runner, 
     assert "Removed 1 e-mail token(s)" in result.output
     assert [row.sent_at for row in outbox()] == [None]
     assert count_rows(EmailToken) == 0
+
+
+def test_a_long_running_worker_waits_out_a_database_outage_and_stops_on_sigterm(tmp_path):
+    """No database at all: the worker keeps waiting (it would send once it is back) and a
+    SIGTERM still ends it cleanly; `--once` fails instead."""
+    nowhere = f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/shop"
+    once = _worker(nowhere, "smtp://127.0.0.1:25", "--once")
+    once.communicate(timeout=60)
+    assert once.returncode != 0
+    worker = _worker(nowhere, "smtp://127.0.0.1:25")
+    time.sleep(3)
+    assert worker.poll() is None  # still running
+    worker.send_signal(signal.SIGTERM)
+    output = worker.communicate(timeout=30)[0]
+    assert worker.returncode == 0, output
+    assert "database unavailable" in output
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

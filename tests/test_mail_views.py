@@ -426,3 +426,14 @@ def test_a_links_token_never_reaches_the_request_log(app, client, make_client, m
     assert any("path=/auth/reset/[token]" in line for line in lines)
     for path in (verify_path, reset_path):
         assert not any(path.rsplit("/", 1)[1] in line for line in lines)
+
+
+def test_a_password_change_on_the_account_page_tells_the_account_by_mail(app, client, mailbox):
+    assert client.register("ada@example.com").status_code == 303
+    answer = client.post_form("/account/password", {
+        "current_password": PASSWORD, "new_password": NEW_PASSWORD,
+        "confirm_password": NEW_PASSWORD})
+    assert answer.status_code == 303
+    deliver(app)
+    assert [m.subject for m in mailbox.to("ada@example.com")] == [
+        "Confirm your e-mail address · Storefront", "Your password was changed · Storefront"]
