@@ -217,6 +217,19 @@ def _link(purpose: str, token: str) -> str:
     return external_url(PURPOSE_PAGES[purpose], token=token)
 
 
+def _link_unwanted(claimed: Claimed) -> str | None:
+    """Why a link mail must not go out now, or None: its account is gone, or (but for an
+    e-mail change, which goes to the new address) the account's address is no longer the one
+    the mail was written for, whose mailbox must not get a working link any more."""
+    current = (db.session.scalar(select(User.email).where(User.id == claimed.user_id))
+               if claimed.user_id is not None else None)
+    if current is None:
+        return "the account no longer exists"
+    if claimed.token_purpose != tokens.EMAIL_CHANGE and current != claimed.recipient:
+        return "the account's address changed since this mail was written"
+    return None
+
+
 def _claim(now: datetime) -> tuple[Claimed, str | None] | None:
     """Claim the next due mail for CLAIM_MINUTES and, if it carries a link, mint its token,
     in one transaction; None when nothing is due."""
@@ -242,8 +255,9 @@ def _claim(now: datetime) -> tuple[Claimed, str | None] | None:
     claimed = Claimed(*row)
     token = None
     if claimed.token_purpose:
-        if claimed.user_id is None:  # the account was deleted since: the link has no use
-            _finish(claimed, now, error="the account no longer exists", final=True)
+        dropped = _link_unwanted(claimed)
+        if dropped:
+            _finish(claimed, now, error=dropped, final=True)
             db.session.commit()
             return claimed, None
         new_email = claimed.recipient if claimed.token_purpose == tokens.EMAIL_CHANGE else None

@@ -437,3 +437,20 @@ def test_a_password_change_on_the_account_page_tells_the_account_by_mail(app, cl
     deliver(app)
     assert [m.subject for m in mailbox.to("ada@example.com")] == [
         "Confirm your e-mail address · Storefront", "Your password was changed · Storefront"]
+
+
+def test_links_written_for_an_old_address_are_not_sent_after_an_e_mail_change(
+        app, client, mailbox):
+    """A reset asked for (or a verification resent) before the change, still waiting in the
+    outbox: the old mailbox must not get a working link once the address has moved."""
+    assert client.register("ada@example.com").status_code == 303
+    client.post_form("/account/email", {"new_email": "new@example.com", "password": PASSWORD})
+    path = latest_link(app, mailbox, "new@example.com")
+    mailbox.received.clear()
+    client.post_form("/auth/forgot", {"email": "ada@example.com"})  # queued for ada@
+    assert client.post_form(path).status_code == 303  # the address moves to new@
+    deliver(app)
+    assert [m.subject for m in mailbox.to("ada@example.com")] == [
+        "Your e-mail address was changed · Storefront"]
+    dropped = db.session.scalar(select(OutboxMail).where(OutboxMail.kind == "password_reset"))
+    assert dropped.failed_at is not None and "address changed" in dropped.last_error
