@@ -84,6 +84,8 @@ GUEST_PAGES = {
     "product": ("/products/{slug}", "Brass Lamp"),
     "register": ("/auth/register", "Create an account"),
     "sign-in": ("/auth/login", "Sign in"),
+    "forgot password": ("/auth/forgot", "Forgot your password?"),
+    "link not valid": ("/auth/verify/" + "x" * 43, "This link cannot be used"),
 }
 MEMBER_PAGES = {
     "cart": ("/cart", "Your cart"),
@@ -91,6 +93,7 @@ MEMBER_PAGES = {
     "profile": ("/account/profile", "Your profile"),
     "password": ("/account/password", "Change your password"),
     "sessions": ("/account/sessions", "Where you are signed in"),
+    "e-mail change": ("/account/email", "Change your e-mail address"),
 }
 
 
@@ -154,6 +157,8 @@ def test_every_form_field_has_a_label(guest_page: Page, member_page: Page, share
         (member_page, "/account", 2),
         (member_page, "/account/profile", 5),
         (member_page, "/account/password", 4),
+        (guest_page, "/auth/forgot", 2),
+        (member_page, "/account/email", 3),
     ]
     for page, path, fields in forms:
         page.goto(shared_shop.url + path)
