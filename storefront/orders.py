@@ -484,14 +484,16 @@ def payment_instructions(order: Order) -> str:
 
 def detach_orders(user_id: int) -> int:
     """Before an account is deleted (inside its transaction): its orders stay for the shop's
-    books with their totals, lines and countries, but without the account, the name, the
-    e-mail, the street addresses or the phone numbers. Returns how many."""
+    books with their totals, lines and countries, but lose the name, the e-mail, the street
+    addresses and the phone numbers. The account's deletion then sets their `user_id` to
+    NULL (the foreign key's ON DELETE SET NULL, which row-level security lets through: the
+    app role itself may never make an order nobody's). Returns how many."""
     blank = {f"{prefix}_{name}": "" for prefix in ("ship", "bill")
              for name in ("name", "line1", "line2", "city", "postal_code", "region")}
     return db.session.execute(
         update(Order).where(Order.user_id == user_id)
-        .values(user_id=None, email=None, idempotency_key=None, ship_phone=None,
-                bill_phone=None, updated_at=utcnow(), **blank)
+        .values(email=None, idempotency_key=None, ship_phone=None, bill_phone=None,
+                updated_at=utcnow(), **blank)
         .execution_options(synchronize_session=False)
     ).rowcount
 

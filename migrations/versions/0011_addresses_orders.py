@@ -9,9 +9,9 @@
 
 PostgreSQL: each table gets FORCE ROW LEVEL SECURITY with the maintenance policy for the
 connecting role and own-rows policies for `storefront_app`: addresses for every verb; orders
-read, placed and changed (never deleted) by their owner, and a change may detach an order from
-its account (user_id NULL: account deletion), never hand it to another; order lines read and
-written through their order, never changed. The app role may UPDATE only the `stock` column of
+read, placed and changed (never deleted) by their owner, never handed to another (the
+account's deletion detaches them through the foreign key's ON DELETE SET NULL, which row-level
+security does not stop); order lines read and written through their order, never changed. The app role may UPDATE only the `stock` column of
 `products` (placing and cancelling orders).
 
 Revision ID: 0011
@@ -154,8 +154,7 @@ def upgrade():
     )
     op.execute(
         f"CREATE POLICY orders_change ON orders FOR UPDATE TO {APP_ROLE} "
-        f"USING (user_id = {CURRENT_USER_ID}) "
-        f"WITH CHECK (user_id = {CURRENT_USER_ID} OR user_id IS NULL)"
+        f"USING (user_id = {CURRENT_USER_ID}) WITH CHECK (user_id = {CURRENT_USER_ID})"
     )
     own_order = f"order_id IN (SELECT id FROM orders WHERE user_id = {CURRENT_USER_ID})"
     op.execute(

@@ -1,5 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TelField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from storefront import addresses, payments
@@ -13,14 +14,12 @@ from storefront.blueprints.validators import (
 from storefront.models import (
     ADDRESS_LINE_MAX_CHARS,
     CITY_MAX_CHARS,
-    ID_MAX,
     IDEMPOTENCY_KEY_MAX_CHARS,
     PHONE_MAX_CHARS,
     POSTAL_CODE_MAX_CHARS,
     REGION_MAX_CHARS,
 )
 
-ID_MAX_DIGITS = len(str(ID_MAX))
 RELOAD = "This page is out of date: please review your order again."
 
 
@@ -46,7 +45,8 @@ class AddressForm(FlaskForm):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.country.choices = [("", "Choose a country")] + list(addresses.countries())
+        self.country.choices = [SelectChoice("", "Choose a country")] + [
+            SelectChoice(code, name) for code, name in addresses.countries()]
 
     def validate_country(self, field: SelectField) -> None:
         if field.data and field.data not in addresses.country_codes():
@@ -69,15 +69,10 @@ class CheckoutForm(FlaskForm):
     address: 404)."""
 
     shipping_address_id = StringField(
-        "Ship to", filters=[strip],
-        validators=[DataRequired("Choose where to send your order."),
-                    Length(max=ID_MAX_DIGITS + 1, message="Choose an address from the list.")])
-    billing_address_id = StringField(
-        "Bill to", filters=[strip],
-        validators=[Optional(), Length(max=ID_MAX_DIGITS + 1,
-                                       message="Choose an address from the list.")])
+        "Ship to", filters=[strip], validators=[DataRequired("Choose where to send your order.")])
+    billing_address_id = StringField("Bill to", filters=[strip], validators=[Optional()])
     payment_method = RadioField(
-        "Payment", choices=[(m.code, m.label) for m in payments.METHODS.values()],
+        "Payment", choices=[SelectChoice(m.code, m.label) for m in payments.METHODS.values()],
         validators=[DataRequired("Choose how you will pay.")],
     )
     idempotency_key = HiddenField(
