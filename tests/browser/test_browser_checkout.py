@@ -55,7 +55,10 @@ def test_guest_registers_at_checkout_places_an_order_and_cancels_it(shop, new_pa
     page.get_by_label("Use as my default shipping address").check()
     page.get_by_role("button", name="Save address").click()
     page.wait_for_url("**/checkout")
-    expect(page.get_by_label(re.compile(r"^Ada Lovelace, 10 Downing Street"))).to_be_checked()
+    ship_to = page.get_by_role("group", name="Ship to")
+    expect(ship_to.get_by_label(re.compile(r"^Ada Lovelace, 10 Downing Street"))).to_be_checked()
+    expect(page.get_by_role("group", name="Bill to").get_by_label(
+        "The same as the shipping address")).to_be_checked()
 
     page.get_by_label("Cash on delivery").check()
     page.get_by_role("button", name="Place order").click()
