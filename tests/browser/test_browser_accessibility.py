@@ -91,6 +91,10 @@ MEMBER_PAGES = {
     "profile": ("/account/profile", "Your profile"),
     "password": ("/account/password", "Change your password"),
     "sessions": ("/account/sessions", "Where you are signed in"),
+    "addresses": ("/account/addresses", "Your addresses"),
+    "new address": ("/account/addresses/new", "Add an address"),
+    "checkout": ("/checkout", "Checkout"),
+    "orders": ("/account/orders", "Your orders"),
 }
 
 
@@ -154,6 +158,7 @@ def test_every_form_field_has_a_label(guest_page: Page, member_page: Page, share
         (member_page, "/account", 2),
         (member_page, "/account/profile", 5),
         (member_page, "/account/password", 4),
+        (member_page, "/account/addresses/new", 10),
     ]
     for page, path, fields in forms:
         page.goto(shared_shop.url + path)
