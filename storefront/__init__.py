@@ -59,9 +59,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from storefront.blueprints.auth import bp as auth_bp
     from storefront.blueprints.cart import bp as cart_bp
     from storefront.blueprints.catalog import bp as catalog_bp
+    from storefront.blueprints.checkout import bp as checkout_bp
     from storefront.blueprints.health import bp as health_bp
 
-    for blueprint in (catalog_bp, health_bp, auth_bp, account_bp, cart_bp, api_bp):
+    for blueprint in (catalog_bp, health_bp, auth_bp, account_bp, cart_bp, api_bp, checkout_bp):
         app.register_blueprint(blueprint)
     auth_setup.register(app)
     errors.register(app)

@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from storefront import carts, events, mail, rls, tokens
+from storefront import carts, events, mail, orders, rls, tokens
 from storefront.database import begin_write, db
 from storefront.emails import canonical_email
 from storefront.exceptions import (
@@ -397,12 +397,16 @@ def revoke_session(user_id: int, session_id: int) -> None:
 
 
 def delete_account(user_id: int, password: str) -> None:
-    """Delete the user and, by cascade, the profile, sessions and saved cart.
+    """Delete the user and, by cascade, the profile, sessions, saved cart and address book.
 
     Needs the password (`WrongPassword` otherwise). Events keep their counts without the user.
+    Orders stay for the shop's books, detached from the person in the same transaction
+    (orders.detach_orders: name, e-mail, street addresses and phones removed; totals, lines
+    and countries kept).
     """
     _check_password(user_id, password)
     begin_write()
+    orders.detach_orders(user_id)
     db.session.execute(delete(User).where(User.id == user_id))
     db.session.commit()
 
@@ -416,10 +420,13 @@ class AccountsCheck:
     email_collisions: list[tuple[int, int | None]] = field(default_factory=list)
     profiles_created: int = 0
     sessions_purged: int = 0
+    # Numbers of orders whose totals do not equal their lines: never repaired automatically.
+    orders_with_wrong_totals: list[str] = field(default_factory=list)
 
     @property
     def broken(self) -> bool:
-        return bool(self.users_without_profile or self.email_collisions)
+        return bool(self.users_without_profile or self.email_collisions
+                    or self.orders_with_wrong_totals)
 
 
 def _email_collisions() -> list[tuple[int, int | None]]:
@@ -456,15 +463,18 @@ def check_accounts(fix: bool = False) -> AccountsCheck:
     )
     stale_count = db.session.scalar(select(func.count()).select_from(UserSession).where(stale))
     collisions = _email_collisions()
+    wrong_totals = orders.orders_with_wrong_totals()
     if not fix:
         db.session.rollback()
-        return AccountsCheck(orphans, stale_count, collisions)
+        return AccountsCheck(orphans, stale_count, collisions,
+                             orders_with_wrong_totals=wrong_totals)
     for user_id in orphans:
         db.session.add(Profile(user_id=user_id, first_name="", last_name=""))
     purged = db.session.execute(delete(UserSession).where(stale)).rowcount
     db.session.commit()
     return AccountsCheck(
-        orphans, stale_count, collisions, profiles_created=len(orphans), sessions_purged=purged
+        orphans, stale_count, collisions, profiles_created=len(orphans), sessions_purged=purged,
+        orders_with_wrong_totals=wrong_totals,
     )
 
 

@@ -49,8 +49,9 @@ accounts_cli = AppGroup("accounts", help="Look after customer accounts.")
 @accounts_cli.command("check")
 @click.option("--fix", is_flag=True, help="Create missing profiles and purge stale sessions.")
 def check_command(fix: bool) -> None:
-    """Find users without a profile and accounts whose e-mail collides with another's in
-    canonical form (broken invariants: exit 1), and session rows expired or revoked over 30
+    """Find users without a profile, accounts whose e-mail collides with another's in
+    canonical form and orders whose totals do not equal their lines (broken invariants: exit
+    1), and session rows expired or revoked over 30
     days ago. With --fix, create the missing profiles and purge those rows, printing what was
     done; collisions are only reported (exit 1), as which account to keep is a person's call."""
     result = accounts.check_accounts(fix=fix)
@@ -71,7 +72,11 @@ def check_command(fix: bool) -> None:
         click.echo(f"Stale session rows (over {STALE_SESSION_DAYS} days): "
                    f"{result.stale_sessions}.")
     click.echo(f"Accounts colliding by e-mail: {len(result.email_collisions)}.")
-    if result.email_collisions or (not fix and result.broken):
+    for number in result.orders_with_wrong_totals:
+        click.echo(f"order {number}: its totals do not equal its lines")
+    click.echo(f"Orders whose totals do not equal their lines: "
+               f"{len(result.orders_with_wrong_totals)}.")
+    if result.email_collisions or result.orders_with_wrong_totals or (not fix and result.broken):
         raise SystemExit(1)
     if not fix:
         click.echo("All accounts are whole.")
@@ -99,7 +104,8 @@ def cleanup_command(days: int, dry_run: bool) -> None:
 @click.option("--days", type=click.IntRange(min=1, max=3650), default=30, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def report_command(days: int, as_json: bool) -> None:
-    """The shop's figures for the last N days: registrations, profiles, sessions, cart merges."""
+    """The shop's figures for the last N days: registrations, profiles, sessions, cart merges,
+    checkouts and orders."""
     report = events.build_report(days)
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
@@ -142,6 +148,14 @@ def report_command(days: int, as_json: bool) -> None:
         f"  mails sent                   {report.mails_sent}",
         f"  mails waiting                {report.mails_waiting} (now)",
         f"  mails failed                 {report.mails_failed} (after every retry)",
+        "Orders (from the orders table, detached orders included):",
+        f"  orders placed                {report.orders_placed} "
+        f"({report.orders_cancelled} cancelled since)",
+        f"  revenue                      {report.revenue} (orders not cancelled)",
+        "  average order value          "
+        + (report.average_order_value or "n/a (no orders)"),
+        f"  checkout conversion          {percent(report.checkout_conversion_rate)}"
+        f"  ({report.orders_placed} orders / {report.checkout_views} checkouts begun)",
     ]
     for line in lines:
         click.echo(line)

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
+
+from babel import Locale
 
 from storefront.database import engine_options
 from storefront.models import REMEMBER_SESSION_DAYS
@@ -59,6 +62,24 @@ def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value < 0:
         raise ConfigError(f"{name}={raw!r} must not be negative")
     return value
+
+
+def _env_money(env: Mapping[str, str], name: str, default: str) -> Decimal:
+    raw = env.get(name, "").strip() or default
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ConfigError(f"{name}={raw!r} is not an amount such as {default}") from None
+    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
+        raise ConfigError(f"{name}={raw!r} must be an amount of at least 0 with two decimals")
+    return value.quantize(Decimal("0.01"))
+
+
+def _env_currency(env: Mapping[str, str]) -> str:
+    code = env.get("CURRENCY", "").strip().upper() or "EUR"
+    if code not in Locale("en").currencies:
+        raise ConfigError(f"CURRENCY={code!r} is not an ISO 4217 currency code")
+    return code
 
 
 def _check_secret_key(name: str, key: str) -> None:
@@ -156,6 +177,13 @@ def load_config(
         "TESTING": testing,
         # werkzeug's default scrypt cost is below OWASP's; tests use a cheap one.
         "PASSWORD_HASH_METHOD": "scrypt:32768:8:3",  # noqa: S105 - a method, not a secret
+        # Orders (issue 14): one currency, a flat shipping charge, free from an amount.
+        "CURRENCY": _env_currency(env),
+        "SHIPPING_FLAT_RATE": _env_money(env, "SHIPPING_FLAT_RATE", "4.90"),
+        "FREE_SHIPPING_OVER": _env_money(env, "FREE_SHIPPING_OVER", "50.00"),
+        "BANK_TRANSFER_HOLDER": env.get("BANK_TRANSFER_HOLDER", "").strip() or "Storefront",
+        "BANK_TRANSFER_IBAN": env.get("BANK_TRANSFER_IBAN", "").strip()
+        or "DE89 3704 0044 0532 0130 00",
     }
     if testing:
         config["PASSWORD_HASH_METHOD"] = "scrypt:1024:8:1"  # noqa: S105 - a method, not a secret

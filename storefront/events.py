@@ -5,17 +5,30 @@ from __future__ import annotations
 import statistics
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import case, func, insert, select
 
 from storefront.database import db
 from storefront.mail import count_mail
-from storefront.models import EVENT_DETAIL_MAX_CHARS, Event, Profile, User, UserSession, utcnow
+from storefront.models import (
+    EVENT_DETAIL_MAX_CHARS,
+    Event,
+    Order,
+    Profile,
+    User,
+    UserSession,
+    utcnow,
+)
 
 REGISTRATION = "registration"
 LOGIN = "login"  # every successful one starts a session (sign-up, sign-in)
 CART_MERGE = "cart_merge"
+CHECKOUT_VIEW = "checkout_view"  # a checkout review begun (once per idempotency key)
+ORDER_PLACED = "order_placed"
+ORDER_CANCELLED = "order_cancelled"
 SESSION_CAME_BACK_AFTER = timedelta(hours=1)
+CENT = Decimal("0.01")
 
 
 def record(kind: str, ok: bool, user_id: int | None = None, detail: str = "",
@@ -81,6 +94,14 @@ class Report:
     mails_sent: int = 0
     mails_waiting: int = 0
     mails_failed: int = 0
+    # Orders (issue 14): from the orders table (detached orders included), checkout views
+    # from events.
+    orders_placed: int = 0
+    orders_cancelled: int = 0
+    revenue: str = "0.00"
+    average_order_value: str | None = None
+    checkout_views: int = 0
+    checkout_conversion_rate: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -108,6 +129,21 @@ def _merge_line_counts(since: datetime) -> tuple[int, int, int]:
     return int(merged), int(capped), int(dropped)
 
 
+def _order_figures(since: datetime) -> tuple[int, int, Decimal, Decimal | None]:
+    """Orders placed since a moment, how many of them are cancelled, the revenue of the
+    others and its average per order (one query)."""
+    kept = Order.status != "cancelled"
+    placed, cancelled, revenue = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(case((kept, 0), else_=1)), 0),
+               func.coalesce(func.sum(case((kept, Order.total), else_=0)), 0))
+        .where(Order.placed_at >= since)
+    ).one()
+    revenue = Decimal(revenue).quantize(CENT)
+    counted = int(placed) - int(cancelled)
+    average = (revenue / counted).quantize(CENT) if counted else None
+    return int(placed), int(cancelled), revenue, average
+
+
 def build_report(days: int = 30) -> Report:
     """The figures for the last `days` days.
 
@@ -128,6 +164,8 @@ def build_report(days: int = 30) -> Report:
     login_attempts, logins_ok = _event_counts(LOGIN, since)
     merges_attempted, merges_ok = _event_counts(CART_MERGE, since)
     merged, capped, dropped = _merge_line_counts(since)
+    checkout_views, _ok = _event_counts(CHECKOUT_VIEW, since)
+    orders_placed, orders_cancelled, revenue, average = _order_figures(since)
 
     accounts_remaining, with_profile, verified = db.session.execute(
         select(func.count(User.id), func.count(Profile.user_id),
@@ -185,4 +223,10 @@ def build_report(days: int = 30) -> Report:
         mails_sent=mail_counts.sent,
         mails_waiting=mail_counts.waiting,
         mails_failed=mail_counts.failed,
+        orders_placed=orders_placed,
+        orders_cancelled=orders_cancelled,
+        revenue=f"{revenue:.2f}",
+        average_order_value=None if average is None else f"{average:.2f}",
+        checkout_views=checkout_views,
+        checkout_conversion_rate=_rate(orders_placed, checkout_views),
     )

@@ -69,3 +69,46 @@ class EmailUnchanged(StorefrontError):
 
 class AlreadyVerified(StorefrontError):
     """The account's address is verified already: nothing to send."""
+# Addresses and orders (issue 14) --------------------------------------------------------------
+
+class AddressInvalid(StorefrontError):
+    """An address breaks its country's rules; `errors` maps each field to its messages."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        self.errors = errors
+        super().__init__("invalid address: " + ", ".join(sorted(errors)))
+
+
+class TooManyAddresses(StorefrontError):
+    """A new address would pass the address book's limit."""
+
+    def __init__(self, max_addresses: int) -> None:
+        self.max_addresses = max_addresses
+        super().__init__(f"an address book holds at most {max_addresses} addresses")
+
+
+class UnknownPaymentMethod(StorefrontError):
+    """No payment method has this code."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__("unknown payment method")
+
+
+class CheckoutChanged(StorefrontError):
+    """The cart, a price or the stock changed since the review page (or the review is gone):
+    nothing was placed. `changes` holds one sentence per change, for the shopper."""
+
+    def __init__(self, changes: list[str]) -> None:
+        self.changes = changes
+        super().__init__("; ".join(changes))
+
+
+class ImpossibleTransition(StorefrontError):
+    """An order cannot go from its status to the one asked for (state machine, orders.py)."""
+
+    def __init__(self, number: str, current: str, wanted: str) -> None:
+        self.number = number
+        self.current = current
+        self.wanted = wanted
+        super().__init__(f"order {number}: {current} cannot become {wanted}")

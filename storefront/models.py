@@ -14,8 +14,10 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    UniqueConstraint,
     false,
     func,
+    text,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -304,3 +306,126 @@ class OutboxMail(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(MAIL_ERROR_MAX_CHARS))
+# Addresses and orders (issue 14) --------------------------------------------------------------
+
+ADDRESSES_MAX = 20  # per account
+ADDRESS_LINE_MAX_CHARS = 200
+CITY_MAX_CHARS = 100
+POSTAL_CODE_MAX_CHARS = 20
+REGION_MAX_CHARS = 100
+E164_MAX_CHARS = 16  # "+" and at most 15 digits
+ORDER_NUMBER_MAX_CHARS = 12  # SF-XXXX-XXXX
+IDEMPOTENCY_KEY_MAX_CHARS = 64
+PAYMENT_METHOD_MAX_CHARS = 32
+PAYMENT_REFERENCE_MAX_CHARS = 32
+ORDER_STATUS_MAX_CHARS = 16
+CURRENCY_CODE_CHARS = 3
+ORDERS_PER_PAGE = 20
+ORDER_STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled")
+
+
+class Address(db.Model):
+    """An entry of a shopper's address book. At most one default shipping and one default
+    billing address per account: partial unique indexes, so the database decides."""
+
+    __tablename__ = "addresses"
+    __table_args__ = (
+        Index("uq_addresses_default_shipping", "user_id", unique=True,
+              postgresql_where=text("default_shipping"), sqlite_where=text("default_shipping")),
+        Index("uq_addresses_default_billing", "user_id", unique=True,
+              postgresql_where=text("default_billing"), sqlite_where=text("default_billing")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    full_name: Mapped[str] = mapped_column(String(NAME_MAX_CHARS))
+    line1: Mapped[str] = mapped_column(String(ADDRESS_LINE_MAX_CHARS))
+    line2: Mapped[str] = mapped_column(String(ADDRESS_LINE_MAX_CHARS), default="")
+    city: Mapped[str] = mapped_column(String(CITY_MAX_CHARS))
+    postal_code: Mapped[str] = mapped_column(String(POSTAL_CODE_MAX_CHARS), default="")
+    region: Mapped[str] = mapped_column(String(REGION_MAX_CHARS), default="")
+    country: Mapped[str] = mapped_column(String(2))  # ISO 3166-1 alpha-2
+    phone: Mapped[str | None] = mapped_column(String(E164_MAX_CHARS))  # E.164
+    default_shipping: Mapped[bool] = mapped_column(default=False, server_default=false())
+    default_billing: Mapped[bool] = mapped_column(default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Order(db.Model):
+    """An order as placed: it copies what it sells (order_lines) and where it goes (both
+    addresses), so later changes to products or the address book never alter it. Detached
+    from its account (user_id NULL, name, e-mail and addresses removed) when the account is
+    deleted; totals and lines stay for the shop's books."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("user_id", "idempotency_key", name="uq_orders_user_id_idempotency_key"),
+        Index("ix_orders_user_id_placed_at", "user_id", "placed_at"),
+        Index("ix_orders_placed_at", "placed_at"),
+        CheckConstraint(
+            "status IN ('placed', 'paid', 'shipped', 'delivered', 'cancelled')",
+            name="status_known",
+        ),
+        CheckConstraint("subtotal >= 0 AND shipping >= 0 AND total >= 0",
+                        name="money_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(ORDER_NUMBER_MAX_CHARS), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(IDEMPOTENCY_KEY_MAX_CHARS))
+    status: Mapped[str] = mapped_column(String(ORDER_STATUS_MAX_CHARS))
+    payment_method: Mapped[str] = mapped_column(String(PAYMENT_METHOD_MAX_CHARS))
+    payment_reference: Mapped[str | None] = mapped_column(String(PAYMENT_REFERENCE_MAX_CHARS))
+    email: Mapped[str | None] = mapped_column(String(EMAIL_MAX_CHARS))
+    currency: Mapped[str] = mapped_column(String(CURRENCY_CODE_CHARS))
+    subtotal: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    shipping: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    total: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    ship_name: Mapped[str] = mapped_column(String(NAME_MAX_CHARS))
+    ship_line1: Mapped[str] = mapped_column(String(ADDRESS_LINE_MAX_CHARS))
+    ship_line2: Mapped[str] = mapped_column(String(ADDRESS_LINE_MAX_CHARS))
+    ship_city: Mapped[str] = mapped_column(String(CITY_MAX_CHARS))
+    ship_postal_code: Mapped[str] = mapped_column(String(POSTAL_CODE_MAX_CHARS))
+    ship_region: Mapped[str] = mapped_column(String(REGION_MAX_CHARS))
+    ship_country: Mapped[str] = mapped_column(String(2))
+    ship_phone: Mapped[str | None] = mapped_column(String(E164_MAX_CHARS))
+    bill_name: Mapped[str] = mapped_column(String(NAME_MAX_CHARS))
+    bill_line1: Mapped[str] = mapped_column(String(ADDRESS_LINE_MAX_CHARS))
+    bill_line2: Mapped[str] = mapped_column(String(ADDRESS_LINE_MAX_CHARS))
+    bill_city: Mapped[str] = mapped_column(String(CITY_MAX_CHARS))
+    bill_postal_code: Mapped[str] = mapped_column(String(POSTAL_CODE_MAX_CHARS))
+    bill_region: Mapped[str] = mapped_column(String(REGION_MAX_CHARS))
+    bill_country: Mapped[str] = mapped_column(String(2))
+    bill_phone: Mapped[str | None] = mapped_column(String(E164_MAX_CHARS))
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OrderLine(db.Model):
+    """One product of an order, with its name, SKU and unit price as they were."""
+
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        CheckConstraint(f"quantity BETWEEN 1 AND {LINE_MAX_QUANTITY}", name="quantity_in_range"),
+        CheckConstraint("unit_price >= 0", name="price_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    product_id: Mapped[int | None] = mapped_column(
+        ForeignKey("products.id", ondelete="SET NULL"), index=True
+    )
+    sku: Mapped[str] = mapped_column(String(SKU_MAX_CHARS))
+    name: Mapped[str] = mapped_column(String(PRODUCT_NAME_MAX_CHARS))
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    quantity: Mapped[int]
+
+    @property
+    def line_total(self) -> Decimal:
+        return self.unit_price * self.quantity

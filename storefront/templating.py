@@ -16,8 +16,8 @@ from storefront.models import (
     SEARCH_MAX_CHARS,
     Product,
 )
+from storefront.money import format_money, plain_money
 
-CURRENCY_SYMBOL = "€"
 # The limits pages show or put in `max`/`maxlength`, from their one home.
 TEMPLATE_CONSTANTS = {
     "LINE_MAX_QUANTITY": LINE_MAX_QUANTITY,
@@ -28,14 +28,10 @@ TEMPLATE_CONSTANTS = {
 }
 
 
-def money(value: Decimal | int | float | None) -> str:
-    """`Decimal("14.5")` → `€14.50`: two decimals, always."""
-    return f"{CURRENCY_SYMBOL}{Decimal(value or 0):,.2f}"
-
-
-def plain_money(value: Decimal | int | float | None) -> str:
-    """`Decimal("14.5")` → `14.50`, the form used in markers and JSON."""
-    return f"{Decimal(value or 0):.2f}"
+def money(value: Decimal | int | float | None, currency: str | None = None) -> str:
+    """`Decimal("14.5")` → `€14.50`: two decimals, always, in the `CURRENCY` setting's
+    currency (or the one an order was placed in), by Babel."""
+    return format_money(value, currency)
 
 
 # A catalog card is the same for every visitor but for the form's CSRF token: rendered once

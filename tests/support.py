@@ -15,15 +15,17 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
 import sqlalchemy as sa
 from flask import Flask, has_app_context
 from flask.testing import FlaskClient
@@ -39,6 +41,7 @@ DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 START_TIMEOUT_SECONDS = 30
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+CART_LINE = re.compile(r'data-product-id="(\d+)" data-quantity="(\d+)"')
 FIELD_ERRORS = re.compile(r'<ul class="field-errors" id="([a-z_]+)-error">')
 FLASH = re.compile(r'<div class="flash [^"]*"[^>]*\sdata-category="(\w+)"[^>]*>([^<]*)<')
 # Statements that are transaction plumbing, not queries a page pays for.
@@ -478,3 +481,58 @@ class Mailbox:
 
     def to(self, address: str) -> list[Received]:
         return [mail for mail in self.received if address in mail.recipients]
+# Live shoppers -----------------------------------------------------------------------------------
+
+class LiveShopper:
+    """One browser against a live server: its own cookie jar and, behind the test proxy
+    (TRUST_PROXY_HOPS=1), its own address."""
+
+    def __init__(self, base_url: str, address: str) -> None:
+        self.base_url = base_url
+        self.http = requests.Session()
+        self.http.headers["X-Forwarded-For"] = address
+
+    def csrf(self) -> str:
+        return CSRF_META.search(self.http.get(self.base_url + "/", timeout=10).text).group(1)
+
+    def post(self, path: str, data: dict[str, str], token: str | None = None) -> requests.Response:
+        fields = {"csrf_token": token or self.csrf(), **data}
+        return self.http.post(self.base_url + path, data=fields, allow_redirects=False, timeout=30)
+
+    def register(self, email: str) -> requests.Response:
+        return self.post("/auth/register", {
+            "email": email, "password": PASSWORD, "confirm_password": PASSWORD,
+            "first_name": "Live", "last_name": "Shopper"})
+
+    def cart(self) -> dict[int, int]:
+        page = self.http.get(self.base_url + "/cart", timeout=10).text
+        return {int(pid): int(qty) for pid, qty in CART_LINE.findall(page)}
+
+    def clone(self) -> LiveShopper:
+        """Another connection carrying the same cookies (a second tab, a double submit)."""
+        twin = type(self)(self.base_url, self.http.headers["X-Forwarded-For"])
+        twin.http.cookies.update(self.http.cookies)
+        return twin
+
+
+def all_at_once(tasks: list[Callable[[], object]]) -> list[object]:
+    """Run the tasks in threads released together; re-raise the first error."""
+    barrier = threading.Barrier(len(tasks))
+    results: list[object] = [None] * len(tasks)
+    errors: list[BaseException] = []
+
+    def run(index: int, task: Callable[[], object]) -> None:
+        barrier.wait()
+        try:
+            results[index] = task()
+        except BaseException as error:  # noqa: BLE001 - re-raised below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(tasks)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results

@@ -177,7 +177,7 @@ class Shop:
         self.slug = self.product.slug
         # A well-formed e-mail token that names nothing (a mailed link's shape).
         self.valid_arguments = {"slug": self.slug, "filename": "style.css", "session_id": "1",
-                                "token": "t" * 43}
+                                "token": "t" * 43, "address_id": "1", "number": "SF-AAAA-AAAA"}
         self.start()
         self.fields_by_action = self._harvest_forms()
         self.all_fields = declared_fields()
@@ -211,15 +211,35 @@ class Shop:
 
     def _harvest_forms(self) -> dict[str, set[str]]:
         parser = FormFields()
+        if self.signed_in:
+            self._address_and_order()
         for page in ("/", f"/products/{self.slug}", "/cart", "/auth/login", "/auth/register",
                      "/account", "/account/profile", "/account/password", "/account/sessions",
-                     "/auth/forgot", "/account/email"):
+                     "/auth/forgot", "/account/email",
+                     "/checkout", "/account/addresses", "/account/addresses/new",
+                     "/account/orders", f"/account/orders/{self.valid_arguments['number']}"):
             parser.feed(self.client.page(page))
         if self.signed_in:
             session_ids = re.findall(r'data-session-id="(\d+)"', self.client.page(
                 "/account/sessions"))
             self.valid_arguments["session_id"] = session_ids[-1]
         return parser.forms
+
+    def _address_and_order(self) -> None:
+        """An address and an order of the visitor's, for the routes that name one."""
+        address = {"full_name": "Ada", "line1": "1 Road", "city": "London",
+                   "postal_code": "SW1A 1AA", "country": "GB", "csrf_token": self.token}
+        assert self.client.post("/account/addresses/new", data=address).status_code == 303
+        page = self.client.page("/checkout")
+        address_id = re.search(r'name="shipping_address_id" value="(\d+)"', page).group(1)
+        key = re.search(r'name="idempotency_key"[^>]*value="([^"]+)"', page).group(1)
+        placed = self.client.post("/checkout", data={
+            "shipping_address_id": address_id, "payment_method": "bank_transfer",
+            "idempotency_key": key, "csrf_token": self.token})
+        assert placed.status_code == 303, placed.get_data(as_text=True)
+        self.valid_arguments["address_id"] = address_id
+        self.valid_arguments["number"] = placed.location.rsplit("/", 1)[1]
+        self.restore()
 
     def fields_of(self, route: Route, path: str) -> set[str]:
         fields = self.fields_by_action.get(path) or self.all_fields
@@ -234,6 +254,11 @@ class Shop:
             "confirm_password": PASSWORD, "first_name": "Ada", "last_name": "Lovelace",
             "phone": "", "marketing_opt_in": "y", "remember": "y", "next": "/cart",
             "new_email": "other@example.com",
+            "full_name": "Ada Lovelace", "line1": "1 Road", "line2": "", "city": "London",
+            "postal_code": "SW1A 1AA", "region": "", "country": "GB",
+            "default_shipping": "y", "default_billing": "y",
+            "shipping_address_id": self.valid_arguments["address_id"],
+            "billing_address_id": "", "payment_method": "cash_on_delivery",
         }
         return {name: plausible.get(name, "x") for name in fields}
 
@@ -310,7 +335,8 @@ def test_every_route_is_walked(app):
     routes = routes_of(app)
     endpoints = {route.endpoint for route in routes}
     assert {"cart.add", "auth.login", "api.put_profile", "account.revoke_session",
-            "catalog.product", "static"} <= endpoints
+            "catalog.product", "static", "checkout.review", "checkout.edit_address",
+            "checkout.cancel_order", "api.get_order"} <= endpoints
     assert len(routes) == sum(len((rule.methods or set()) - AUTOMATIC_METHODS)
                               for rule in app.url_map.iter_rules())
 

@@ -2,77 +2,17 @@
 
 from __future__ import annotations
 
-import re
-import threading
-from collections.abc import Callable
-
 import pytest
-import requests
 from sqlalchemy import func, select
 
 from storefront.extensions import db
 from storefront.models import CartMerge, Profile, User, UserCart
 from tests.factories import make_product, make_products
-from tests.support import PASSWORD, app_on
+from tests.support import PASSWORD, all_at_once, app_on
+from tests.support import LiveShopper as Shopper
 
 pytestmark = pytest.mark.live
 
-CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
-LINE = re.compile(r'data-product-id="(\d+)" data-quantity="(\d+)"')
-
-
-class Shopper:
-    """One browser: its own cookie jar and, behind the test proxy, its own address."""
-
-    def __init__(self, base_url: str, address: str) -> None:
-        self.base_url = base_url
-        self.http = requests.Session()
-        self.http.headers["X-Forwarded-For"] = address
-
-    def csrf(self) -> str:
-        return CSRF_META.search(self.http.get(self.base_url + "/", timeout=10).text).group(1)
-
-    def post(self, path: str, data: dict[str, str], token: str | None = None) -> requests.Response:
-        fields = {"csrf_token": token or self.csrf(), **data}
-        return self.http.post(self.base_url + path, data=fields, allow_redirects=False, timeout=30)
-
-    def register(self, email: str) -> requests.Response:
-        return self.post("/auth/register", {
-            "email": email, "password": PASSWORD, "confirm_password": PASSWORD,
-            "first_name": "Live", "last_name": "Shopper"})
-
-    def cart(self) -> dict[int, int]:
-        page = self.http.get(self.base_url + "/cart", timeout=10).text
-        return {int(pid): int(qty) for pid, qty in LINE.findall(page)}
-
-    def clone(self) -> Shopper:
-        """Another connection carrying the same cookies (a second tab, a double submit)."""
-        twin = Shopper(self.base_url, self.http.headers["X-Forwarded-For"])
-        twin.http.cookies.update(self.http.cookies)
-        return twin
-
-
-def all_at_once(tasks: list[Callable[[], object]]) -> list[object]:
-    """Run the tasks in threads released together; re-raise the first error."""
-    barrier = threading.Barrier(len(tasks))
-    results: list[object] = [None] * len(tasks)
-    errors: list[BaseException] = []
-
-    def run(index: int, task: Callable[[], object]) -> None:
-        barrier.wait()
-        try:
-            results[index] = task()
-        except BaseException as error:  # noqa: BLE001 - re-raised below
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(tasks)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return results
 
 
 @pytest.fixture

@@ -454,3 +454,46 @@ def test_links_written_for_an_old_address_are_not_sent_after_an_e_mail_change(
         "Your e-mail address was changed · Storefront"]
     dropped = db.session.scalar(select(OutboxMail).where(OutboxMail.kind == "password_reset"))
     assert dropped.failed_at is not None and "address changed" in dropped.last_error
+
+
+# Order mails (the orders issue's confirmation and cancellation, through this outbox) ------------
+
+def test_placing_an_order_mails_its_confirmation_with_the_payment_instructions(
+        app, client, mailbox):
+    from tests.checkout_support import ORDER_MARKER, buyer, place
+    from tests.factories import make_product
+
+    product = make_product(name="Blue mug", sku="MUG-1", price="12.50", stock=5)
+    address_id = buyer(client, "ada@example.com")
+    client.post_form("/cart/add", {"product_id": str(product.id), "quantity": "2"})
+    placed = place(client, address_id, payment_method="bank_transfer")
+    assert placed.status_code == 303
+    number, _status, _total = ORDER_MARKER.search(client.page(placed.location)).groups()
+    deliver(app)
+    [confirmation] = [m for m in mailbox.to("ada@example.com") if number in m.subject + m.text]
+    assert "2 x Blue mug (MUG-1)" in confirmation.text
+    assert number in confirmation.text  # the bank transfer's reference names the order
+    assert f"{BASE_URL}/account/orders/{number}" in confirmation.text
+    assert "Blue mug" in confirmation.html
+
+
+def test_cancelling_an_order_mails_a_notice_and_a_rolled_back_placement_mails_nothing(
+        app, client, mailbox):
+    from tests.checkout_support import ORDER_MARKER, buyer, place
+    from tests.factories import make_product
+
+    product = make_product(name="Red cup", price="5.00", stock=3)
+    address_id = buyer(client, "ada@example.com")
+    client.post_form("/cart/add", {"product_id": str(product.id), "quantity": "1"})
+    refused = place(client, address_id, payment_method="no_such_method")
+    assert refused.status_code in (400, 422)
+    before = count_rows(OutboxMail)
+    placed = place(client, address_id, payment_method="cash_on_delivery")
+    number, _status, _total = ORDER_MARKER.search(client.page(placed.location)).groups()
+    assert count_rows(OutboxMail) == before + 1
+    assert client.post_form(f"/account/orders/{number}/cancel").status_code == 303
+    deliver(app)
+    subjects = [m.subject for m in mailbox.to("ada@example.com")]
+    assert any("cancelled" in subject for subject in subjects), subjects
+    [notice] = [m for m in mailbox.to("ada@example.com") if "cancelled" in m.subject]
+    assert number in notice.text and "Red cup" in notice.text

@@ -14,7 +14,18 @@ from sqlalchemy.exc import DBAPIError
 
 from storefront import create_app
 from storefront.extensions import db
-from storefront.models import CartMerge, EmailToken, Profile, User, UserCart, UserSession, utcnow
+from storefront.models import (
+    Address,
+    CartMerge,
+    EmailToken,
+    Order,
+    OrderLine,
+    Profile,
+    User,
+    UserCart,
+    UserSession,
+    utcnow,
+)
 from tests.factories import make_product, make_user
 from tests.support import ShopClient, base_config
 
@@ -123,6 +134,19 @@ def shop(app, database_url):  # noqa: ANN001, ANN201
         db.session.add(EmailToken(user_id=ids[name], purpose="reset",
                                   token_hash=f"email-token-of-{name}",
                                   expires_at=utcnow()))
+        db.session.add(Address(user_id=ids[name], full_name=name, line1="1 Road", city="C",
+                               country="GB"))
+        order = Order(number=f"SF-{name.upper():A<4}-AAAA", user_id=ids[name], status="placed",
+                      payment_method="cash_on_delivery", currency="EUR", subtotal=10,
+                      shipping=0, total=10, **{f"{kind}_{part}": "x" for kind in ("ship", "bill")
+                                                for part in ("name", "line1", "line2", "city",
+                                                             "postal_code", "region")},
+                      ship_country="GB", bill_country="GB")
+        db.session.add(order)
+        db.session.flush()
+        ids[f"{name}_order"] = order.id
+        db.session.add(OrderLine(order_id=order.id, product_id=first.id, sku="S", name="N",
+                                 unit_price=10, quantity=1))
     db.session.execute(delete(Profile).where(Profile.user_id == ids["cy"]))
     db.session.commit()
     return ids
@@ -167,13 +191,27 @@ NEW_EMAIL_TOKEN = ("INSERT INTO email_tokens (user_id, purpose, token_hash, crea
 NEW_MAIL = ("INSERT INTO outbox (user_id, kind, recipient, subject, body_text, body_html, "
             "created_at, attempts, next_attempt_at) VALUES (:owner, 'probe', 'x@example.com', "
             "'s', 't', 'h', now(), 0, now())")
+NEW_ORDER = ("INSERT INTO orders (number, user_id, status, payment_method, currency, subtotal, "
+             "shipping, total, ship_name, ship_line1, ship_line2, ship_city, ship_postal_code, "
+             "ship_region, ship_country, bill_name, bill_line1, bill_line2, bill_city, "
+             "bill_postal_code, bill_region, bill_country, placed_at, updated_at) VALUES "
+             "('SF-NEWW-NEWW', :owner, 'placed', 'cash_on_delivery', 'EUR', 1, 0, 1, '', '', '', "
+             "'', '', '', 'GB', '', '', '', '', '', '', 'GB', now(), now())")
+NEW_LINE = ("INSERT INTO order_lines (order_id, product_id, sku, name, unit_price, quantity) "
+            "VALUES (:order, :p2, 'S', 'N', 1, 1)")
+NEW_ADDRESS = ("INSERT INTO addresses (user_id, full_name, line1, line2, city, postal_code, "
+               "region, country, default_shipping, default_billing, created_at, updated_at) "
+               "VALUES (:owner, 'X', '1', '', 'C', '', '', 'GB', false, false, now(), now())")
 # (table, verb, statement, outcome with nobody signed in, outcome signed in as Ada).
 # An outcome is the owners (by name) of the rows a SELECT returns, the number of rows a write
 # changed, or REFUSED. `:owner` is Ada or, where the verb names him, Cy. The writes read no
 # column (no WHERE, no RETURNING), so only the policies of their own verb decide, not SELECT's.
 PROBES = [
     ("products", "SELECT", "SELECT id FROM products", ["p1", "p2"], ["p1", "p2"]),
-    ("products", "UPDATE", "UPDATE products SET stock = 1", REFUSED, REFUSED),
+    # Placing and cancelling orders take and return stock: that column only.
+    ("products", "UPDATE stock", "UPDATE products SET stock = stock", 2, 2),
+    ("products", "UPDATE", "UPDATE products SET price = 1", REFUSED, REFUSED),
+    ("products", "UPDATE", "UPDATE products SET active = false", REFUSED, REFUSED),
     ("products", "DELETE", "DELETE FROM products", REFUSED, REFUSED),
     ("products", "INSERT", "INSERT INTO products (sku, slug, name, description, price, stock, "
      "active, created_at) VALUES ('NEW', 'new', 'New', '', 1, 1, true, now())", REFUSED, REFUSED),
@@ -248,6 +286,29 @@ PROBES = [
     ("outbox", "INSERT for ada", NEW_MAIL, REFUSED, 1),
     ("outbox", "INSERT for cy", NEW_MAIL, REFUSED, REFUSED),
     ("outbox", "TRUNCATE", "TRUNCATE outbox", REFUSED, REFUSED),
+    ("addresses", "SELECT", "SELECT user_id FROM addresses", [], ["ada"]),
+    ("addresses", "UPDATE", "UPDATE addresses SET city = 'X'", 0, 1),
+    ("addresses", "DELETE", "DELETE FROM addresses", 0, 1),
+    ("addresses", "INSERT for ada", NEW_ADDRESS, REFUSED, 1),
+    ("addresses", "INSERT for cy", NEW_ADDRESS, REFUSED, REFUSED),
+    ("addresses", "UPDATE to cy", "UPDATE addresses SET user_id = :owner", 0, REFUSED),
+    ("addresses", "TRUNCATE", "TRUNCATE addresses", REFUSED, REFUSED),
+
+    ("orders", "SELECT", "SELECT user_id FROM orders", [], ["ada"]),
+    ("orders", "UPDATE", "UPDATE orders SET status = 'cancelled'", 0, 1),
+    ("orders", "UPDATE to cy", "UPDATE orders SET user_id = :owner", 0, REFUSED),
+    ("orders", "UPDATE to nobody", "UPDATE orders SET user_id = NULL", 0, REFUSED),
+    ("orders", "DELETE", "DELETE FROM orders", REFUSED, REFUSED),
+    ("orders", "INSERT for ada", NEW_ORDER, REFUSED, 1),
+    ("orders", "INSERT for cy", NEW_ORDER, REFUSED, REFUSED),
+    ("orders", "TRUNCATE", "TRUNCATE orders CASCADE", REFUSED, REFUSED),
+
+    ("order_lines", "SELECT", "SELECT order_id FROM order_lines", [], ["ada_order"]),
+    ("order_lines", "UPDATE", "UPDATE order_lines SET quantity = 2", REFUSED, REFUSED),
+    ("order_lines", "DELETE", "DELETE FROM order_lines", REFUSED, REFUSED),
+    ("order_lines", "INSERT into ada's order", NEW_LINE, REFUSED, 1),
+    ("order_lines", "INSERT into bob's order", NEW_LINE, REFUSED, REFUSED),
+    ("order_lines", "TRUNCATE", "TRUNCATE order_lines", REFUSED, REFUSED),
 
     ("alembic_version", "SELECT", "SELECT version_num FROM alembic_version", REFUSED, REFUSED),
     ("alembic_version", "UPDATE", "UPDATE alembic_version SET version_num = 'x'",
@@ -278,9 +339,10 @@ def test_what_the_app_role_may_do_to_each_table_with_and_without_a_user(shop, ta
         if name != table:
             continue
         owner = shop["cy"] if verb.endswith(" cy") else shop["ada"]
+        order = shop["bob_order"] if "bob's" in verb else shop["ada_order"]
         params = {key: value for key, value in {
-            "owner": owner, "p2": shop["p2"], "email": "new@example.com"}.items()
-            if f":{key}" in statement}
+            "owner": owner, "p2": shop["p2"], "email": "new@example.com",
+            "order": order}.items() if f":{key}" in statement}
         for scope, expected in ((NOBODY, anonymous), ({"user_id": shop["ada"]}, as_ada)):
             got = as_app_role(statement, scope, **params)
             assert got == outcome_of(expected, shop), (verb, scope, got)

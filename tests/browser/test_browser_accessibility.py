@@ -94,6 +94,10 @@ MEMBER_PAGES = {
     "password": ("/account/password", "Change your password"),
     "sessions": ("/account/sessions", "Where you are signed in"),
     "e-mail change": ("/account/email", "Change your e-mail address"),
+    "addresses": ("/account/addresses", "Your addresses"),
+    "new address": ("/account/addresses/new", "Add an address"),
+    "checkout": ("/checkout", "Checkout"),
+    "orders": ("/account/orders", "Your orders"),
 }
 
 
@@ -159,6 +163,7 @@ def test_every_form_field_has_a_label(guest_page: Page, member_page: Page, share
         (member_page, "/account/password", 4),
         (guest_page, "/auth/forgot", 2),
         (member_page, "/account/email", 3),
+        (member_page, "/account/addresses/new", 10),
     ]
     for page, path, fields in forms:
         page.goto(shared_shop.url + path)

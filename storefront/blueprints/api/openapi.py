@@ -11,15 +11,23 @@ from typing import Any
 
 from storefront.errors import CSRF_HEADER_MESSAGE, DATABASE_RETRY_SECONDS
 from storefront.models import (
+    ADDRESS_LINE_MAX_CHARS,
     CART_MAX_LINES,
+    CITY_MAX_CHARS,
     EMAIL_MAX_CHARS,
     ID_MAX,
     LINE_MAX_QUANTITY,
+    MAX_PAGE,
     NAME_MAX_CHARS,
+    ORDER_STATUSES,
+    ORDERS_PER_PAGE,
     PHONE_MAX_CHARS,
     PHONE_MAX_DIGITS,
     PHONE_MIN_DIGITS,
+    POSTAL_CODE_MAX_CHARS,
     PRODUCT_NAME_MAX_CHARS,
+    REGION_MAX_CHARS,
+    SKU_MAX_CHARS,
 )
 
 OPENAPI_VERSION = "3.1.0"
@@ -33,6 +41,7 @@ PHONE_SEPARATORS = r"[ +\-().]"
 PHONE_PATTERN = (
     rf"^{PHONE_SEPARATORS}*(?:[0-9]{PHONE_SEPARATORS}*){{{PHONE_MIN_DIGITS},{PHONE_MAX_DIGITS}}}$"
 )
+ORDER_NUMBER_PATTERN = "^SF-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}$"
 # Error ids are the first 12 hex digits of a uuid4 (errors.internal_error).
 ERROR_ID_PATTERN = r"^[0-9a-f]{12}$"
 # An X-Request-ID is the proxy's (if it looks like one) or a fresh uuid4 hex (request_log.py).
@@ -206,6 +215,80 @@ SCHEMAS: dict[str, Any] = {
         },
         "additionalProperties": False,
     },
+    "OrderLine": {
+        "type": "object",
+        "description": "A product as it was sold: name, SKU and unit price copied into the "
+        "order when it was placed.",
+        "required": ["product_id", "sku", "name", "unit_price", "quantity", "line_total"],
+        "properties": {
+            "product_id": {
+                "type": ["integer", "null"], "minimum": 1, "maximum": ID_MAX,
+                "description": "`null` if the product was deleted since.",
+            },
+            "sku": {"type": "string", "minLength": 1, "maxLength": SKU_MAX_CHARS},
+            "name": {"type": "string", "minLength": 1, "maxLength": PRODUCT_NAME_MAX_CHARS},
+            "unit_price": MONEY,
+            "quantity": {"type": "integer", "minimum": 1, "maximum": LINE_MAX_QUANTITY},
+            "line_total": MONEY,
+        },
+        "additionalProperties": False,
+    },
+    "OrderAddress": {
+        "type": "object",
+        "description": "An address as it was when the order was placed.",
+        "required": ["name", "line1", "line2", "city", "postal_code", "region", "country",
+                     "phone"],
+        "properties": {
+            "name": {"type": "string", "maxLength": NAME_MAX_CHARS},
+            "line1": {"type": "string", "maxLength": ADDRESS_LINE_MAX_CHARS},
+            "line2": {"type": "string", "maxLength": ADDRESS_LINE_MAX_CHARS},
+            "city": {"type": "string", "maxLength": CITY_MAX_CHARS},
+            "postal_code": {"type": "string", "maxLength": POSTAL_CODE_MAX_CHARS},
+            "region": {"type": "string", "maxLength": REGION_MAX_CHARS},
+            "country": {"type": "string", "pattern": "^[A-Z]{2}$"},
+            "phone": {"type": ["string", "null"], "pattern": r"^\+[1-9][0-9]{1,14}$",
+                      "description": "E.164, or `null`."},
+        },
+        "additionalProperties": False,
+    },
+    "Order": {
+        "type": "object",
+        "required": ["number", "status", "placed_at", "currency", "subtotal", "shipping",
+                     "total", "payment_method", "payment_reference", "shipping_address",
+                     "billing_address", "lines"],
+        "properties": {
+            "number": {"type": "string", "pattern": ORDER_NUMBER_PATTERN},
+            "status": {"enum": list(ORDER_STATUSES),
+                       "description": "`placed` (awaiting payment) → `paid` → `shipped` → "
+                       "`delivered`; or `cancelled`."},
+            "placed_at": {"type": "string", "format": "date-time"},
+            "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+            "subtotal": MONEY,
+            "shipping": MONEY,
+            "total": MONEY,
+            "payment_method": {"enum": ["bank_transfer", "cash_on_delivery"]},
+            "payment_reference": {
+                "type": ["string", "null"],
+                "description": "The reference a bank transfer must carry; `null` for cash.",
+            },
+            "shipping_address": _ref("schemas", "OrderAddress"),
+            "billing_address": _ref("schemas", "OrderAddress"),
+            "lines": {"type": "array", "minItems": 1, "maxItems": CART_MAX_LINES,
+                      "items": _ref("schemas", "OrderLine")},
+        },
+        "additionalProperties": False,
+    },
+    "OrderList": {
+        "type": "object",
+        "required": ["orders", "page", "has_next"],
+        "properties": {
+            "orders": {"type": "array", "maxItems": ORDERS_PER_PAGE,
+                       "items": _ref("schemas", "Order")},
+            "page": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+            "has_next": {"type": "boolean"},
+        },
+        "additionalProperties": False,
+    },
     "OpenApiDocument": {
         "type": "object",
         "required": ["openapi", "info", "paths", "components"],
@@ -269,7 +352,8 @@ DOCUMENT: dict[str, Any] = {
     "info": {
         "title": "Storefront JSON API",
         "version": "1",
-        "description": "The signed-in shopper, their profile and the cart, for scripts. Every "
+        "description": "The signed-in shopper, their profile, the cart and the orders, for "
+        "scripts. Every "
         "error is JSON: `{\"error\": \"...\"}` (or `{\"errors\": {...}}` for 422), never HTML. "
         "Other methods on these paths answer 405 and unknown paths under /api/ 404, in the "
         "same `Error` shape.",
@@ -323,6 +407,43 @@ DOCUMENT: dict[str, Any] = {
                 "responses": _responses(
                     _json(_ref("schemas", "Cart"), "The cart."), "400", "500", "503"
                 ),
+            },
+        },
+        "/api/orders": {
+            "get": {
+                "operationId": "listOrders",
+                "summary": f"The signed-in shopper's orders, newest first, {ORDERS_PER_PAGE} "
+                "a page.",
+                "security": SIGNED_IN,
+                "parameters": [{
+                    "name": "page", "in": "query", "required": False,
+                    "description": "The page, from 1; a page past the last is empty; a value "
+                    f"that is not a whole number from 1 to {MAX_PAGE} answers 404.",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+                }],
+                "responses": {
+                    **_responses(_json(_ref("schemas", "OrderList"), "One page of orders."),
+                                 "400", "401", "500", "503"),
+                    "404": _error("`page` is not a whole number from 1 to " f"{MAX_PAGE}."),
+                },
+            },
+        },
+        "/api/orders/{number}": {
+            "get": {
+                "operationId": "getOrder",
+                "summary": "One of the signed-in shopper's orders.",
+                "security": SIGNED_IN,
+                "parameters": [{
+                    "name": "number", "in": "path", "required": True,
+                    "description": "The order's number, such as `SF-7KQ2-M9XD`.",
+                    "schema": {"type": "string", "pattern": ORDER_NUMBER_PATTERN},
+                }],
+                "responses": {
+                    **_responses(_json(_ref("schemas", "Order"), "The order."),
+                                 "400", "401", "500", "503"),
+                    "404": _error("No order of this account has this number (another "
+                                  "account's order included)."),
+                },
             },
         },
         "/api/openapi.json": {

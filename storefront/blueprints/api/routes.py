@@ -6,17 +6,20 @@ from flask import abort, jsonify, request
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
-from storefront import accounts
+from storefront import accounts, orders
 from storefront.auth_setup import SIGN_IN_FIRST
 from storefront.blueprints.account.forms import ProfileForm
 from storefront.blueprints.api import bp, openapi
 from storefront.blueprints.cart.session_cart import current_cart
 from storefront.extensions import csrf
-from storefront.models import Profile
+from storefront.ids import NotAWholeNumber, parse_bounded
+from storefront.models import MAX_PAGE, Order, Profile
 from storefront.security import CSRF_CHECKED_METHODS
 from storefront.templating import plain_money
 
 STRING_FIELDS = ("first_name", "last_name", "phone")
+ORDER_ADDRESS_KEYS = ("name", "line1", "line2", "city", "postal_code", "region", "country",
+                      "phone")
 
 
 def profile_json(profile: Profile) -> dict[str, object]:
@@ -109,6 +112,58 @@ def cart():  # noqa: ANN201
         subtotal=plain_money(view.subtotal),
         count=view.count,
     )
+
+
+def _address_json(order: Order, prefix: str) -> dict[str, object]:
+    return {name: getattr(order, f"{prefix}_{name}") for name in ORDER_ADDRESS_KEYS}
+
+
+def order_json(view: orders.OrderView) -> dict[str, object]:
+    order = view.order
+    return {
+        "number": order.number,
+        "status": order.status,
+        "placed_at": order.placed_at.isoformat(),
+        "currency": order.currency,
+        "subtotal": plain_money(order.subtotal),
+        "shipping": plain_money(order.shipping),
+        "total": plain_money(order.total),
+        "payment_method": order.payment_method,
+        "payment_reference": order.payment_reference,
+        "shipping_address": _address_json(order, "ship"),
+        "billing_address": _address_json(order, "bill"),
+        "lines": [
+            {
+                "product_id": line.product_id,
+                "sku": line.sku,
+                "name": line.name,
+                "unit_price": plain_money(line.unit_price),
+                "quantity": line.quantity,
+                "line_total": plain_money(line.line_total),
+            }
+            for line in view.lines
+        ],
+    }
+
+
+@bp.get("/orders")
+@login_required
+def list_orders():  # noqa: ANN201
+    """The shopper's orders, newest first, `ORDERS_PER_PAGE` a page (`?page=N`; a page past
+    the last is empty; not a whole number 1..MAX_PAGE: 404)."""
+    raw = request.args.get("page", "1")
+    try:
+        page = parse_bounded(raw, 1, MAX_PAGE)
+    except NotAWholeNumber:
+        abort(404)
+    views, has_next = orders.list_orders(current_user.id, page)
+    return jsonify(orders=[order_json(view) for view in views], page=page, has_next=has_next)
+
+
+@bp.get("/orders/<number>")
+@login_required
+def get_order(number: str):  # noqa: ANN201
+    return jsonify(order_json(orders.get_order(current_user.id, number)))
 
 
 @bp.get("/openapi.json")
