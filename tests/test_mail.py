@@ -222,7 +222,7 @@ def test_two_workers_on_postgresql_deliver_200_mails_exactly_once(app, database_
     if not database_url.startswith("postgresql"):
         pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite runs one worker")
     queue_notices(200)
-    mailbox.delay_seconds = 0.01
+    mailbox.delay_seconds = 0.02  # 4 s of work at least: both workers are up by then
     workers = [_worker(database_url, mailbox.url, "--once") for _ in range(2)]
     outputs = [worker.communicate(timeout=120)[0] for worker in workers]
     assert [worker.returncode for worker in workers] == [0, 0], outputs

@@ -456,6 +456,21 @@ def test_links_written_for_an_old_address_are_not_sent_after_an_e_mail_change(
     assert dropped.failed_at is not None and "address changed" in dropped.last_error
 
 
+def test_a_disabled_account_gets_no_reset_mail_and_its_links_stop_working(app, client,
+                                                                          make_client, mailbox):
+    assert client.register("ada@example.com").status_code == 303
+    path = latest_link(app, mailbox, "ada@example.com")
+    db.session.execute(update(User).values(is_active=False))
+    db.session.commit()
+    mailbox.received.clear()
+    visitor = make_client()
+    assert visitor.post_form("/auth/forgot", {"email": "ada@example.com"}).status_code == 303
+    deliver(app)
+    assert mailbox.received == []
+    assert visitor.get(path).status_code == 400
+    assert visitor.post_form(path).status_code == 400
+
+
 # Order mails (the orders issue's confirmation and cancellation, through this outbox) ------------
 
 def test_placing_an_order_mails_its_confirmation_with_the_payment_instructions(
