@@ -56,3 +56,32 @@ class CartFull(StorefrontError):
 
 class NotInCart(StorefrontError):
     """The product has no line in this cart."""
+
+
+class SkuTaken(StorefrontError):
+    """Another product already has this sku (in any letter case)."""
+
+    def __init__(self, sku: str) -> None:
+        self.sku = sku
+        super().__init__(f"sku {sku} is taken")
+
+
+class StockBelowZero(StorefrontError):
+    """A stock adjustment would take the stock below 0 (or past the stock limit)."""
+
+    def __init__(self, stock: int, delta: int) -> None:
+        self.stock = stock
+        self.delta = delta
+        super().__init__(f"stock {stock} cannot change by {delta}")
+
+
+class ImageRefused(StorefrontError):
+    """An upload is not an image the shop takes; `reason` is for the uploader."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class SelfDisable(StorefrontError):
+    """A staff member tried to disable their own account or remove their own rights."""

@@ -26,9 +26,10 @@ SET_SCOPE = (
     f"SELECT set_config('role', '{APP_ROLE}', true), "
     "set_config('storefront.user_id', %s, true), "
     "set_config('storefront.token_hash', %s, true), "
-    "set_config('storefront.email', %s, true)"
+    "set_config('storefront.email', %s, true), "
+    "set_config('storefront.staff', %s, true)"
 )
-NOBODY: tuple[str, str, str] = ("", "", "")
+NOBODY: tuple[str, str, str, str] = ("", "", "", "")
 
 
 def scope_prefix() -> Prefix | None:
@@ -41,11 +42,19 @@ def scope_prefix() -> Prefix | None:
 def act_as(user_id: int | None, token_hash: str | None = None, email: str | None = None) -> None:
     """Scope this request's statements to a user; before the user is known, to the session
     row a token hash names or the account an e-mail (canonical form) names."""
-    setattr(g, SCOPE_KEY, (str(user_id or ""), token_hash or "", email or ""))
+    setattr(g, SCOPE_KEY, (str(user_id or ""), token_hash or "", email or "", ""))
+
+
+def act_as_staff() -> None:
+    """Let this request use staff rights (the admin blueprint's gate, after checking
+    `current_user.is_staff`). The policies (migration 0012) check `users.is_staff` of
+    storefront.user_id again, so the setting alone grants nothing."""
+    user_id, token_hash, email, _staff = g.get(SCOPE_KEY, NOBODY)
+    setattr(g, SCOPE_KEY, (user_id, token_hash, email, "1"))
 
 
 def find_by_email(canonical: str) -> None:
     """Let this request also read the account with this canonical e-mail (signing in),
     keeping the rest of its scope."""
-    user_id, token_hash, _email = g.get(SCOPE_KEY, NOBODY)
-    setattr(g, SCOPE_KEY, (user_id, token_hash, canonical))
+    user_id, token_hash, _email, staff = g.get(SCOPE_KEY, NOBODY)
+    setattr(g, SCOPE_KEY, (user_id, token_hash, canonical, staff))
