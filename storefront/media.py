@@ -38,6 +38,7 @@ KEY_BYTES = 16
 # A stored file's name: the random key and a width. Anything else names no file.
 FILE_NAME = re.compile(r"([0-9a-f]{32})-(320|640|1280)\.webp")
 REFUSED_FORMAT = "Upload a JPEG, PNG or WebP image; this file is not one."
+REFUSED_PIXELS = "The image has too many pixels (at most 40 megapixels)."
 REFUSED_SVG = "SVG images are not accepted: upload a JPEG, PNG or WebP image."
 
 
@@ -107,12 +108,13 @@ def _open(data: bytes) -> Image.Image:
         try:
             image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
             if image.width * image.height > IMAGE_MAX_PIXELS:
-                raise ImageRefused("The image has too many pixels (at most 40 megapixels).")
+                raise ImageRefused(REFUSED_PIXELS)
             if getattr(image, "n_frames", 1) > 1:
                 raise ImageRefused("Animated images are not accepted.")
             image.load()
-        except (UnidentifiedImageError, Image.DecompressionBombError,
-                Image.DecompressionBombWarning):
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageRefused(REFUSED_PIXELS) from None
+        except UnidentifiedImageError:
             raise ImageRefused(REFUSED_FORMAT) from None
         except (OSError, SyntaxError, ValueError):  # truncated or corrupt data
             raise ImageRefused("The image file is damaged or incomplete.") from None
