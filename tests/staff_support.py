@@ -4,6 +4,8 @@ images made on the spot."""
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 from PIL import Image
 
@@ -35,3 +37,18 @@ def image_bytes(format_: str = "PNG", size: tuple[int, int] = (800, 600), **save
     out = io.BytesIO()
     image.save(out, format=format_, **save)
     return out.getvalue()
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+
+def png_bomb(side: int = 20_000) -> bytes:
+    """A real 1-bit PNG of side x side white pixels: a few kB that decode to 400 megapixels."""
+    compressor = zlib.compressobj(9)
+    row = b"\0" + b"\xff" * (side // 8)
+    body = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", body)
+            + png_chunk(b"IEND", b""))

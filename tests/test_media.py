@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 
 import pytest
 from PIL import Image
 
 from storefront import media
 from storefront.exceptions import ImageRefused
-from tests.staff_support import image_bytes
-
-
-def png_chunk(kind: bytes, data: bytes) -> bytes:
-    return (struct.pack(">I", len(data)) + kind + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-
-def png_bomb(side: int = 20_000) -> bytes:
-    """A real 1-bit PNG of side x side white pixels: a few kB that decode to 400 megapixels."""
-    compressor = zlib.compressobj(9)
-    row = b"\0" + b"\xff" * (side // 8)
-    body = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
-    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", body)
-            + png_chunk(b"IEND", b""))
+from tests.staff_support import image_bytes, png_bomb
 
 
 def decoded(data: bytes) -> Image.Image:

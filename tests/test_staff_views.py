@@ -17,11 +17,13 @@ from tests.staff_support import (
     SHOPPER_EMAIL,
     STAFF_EMAIL,
     image_bytes,
+    png_bomb,
     shopper_client,
     staff_client,
 )
 from tests.support import PASSWORD, count_rows, field_errors, flashes
 
+JPEG = image_bytes("JPEG", (800, 600), quality=95)
 ADMIN_GETS = ("/admin", "/admin/products", "/admin/products/new", "/admin/products/1/edit",
               "/admin/products/import", "/admin/customers", "/admin/customers/1",
               "/admin/audit")
@@ -189,6 +191,8 @@ def test_staff_adds_a_product_with_an_image_and_shoppers_see_it(app, staff_brows
             b'<script>alert(1)</script></svg>', "SVG images are not accepted"),
     ("html", b"<html><body><script>alert(1)</script></body></html>", "SVG images are not"),
     ("text", b"GIF89a not really", "not one"),
+    ("bomb", png_bomb(), "too many pixels"),
+    ("truncated", JPEG[: len(JPEG) // 2], "damaged or incomplete"),
 ])
 def test_an_upload_that_is_no_image_is_refused_and_nothing_written(app, staff_browser, tmp_path,
                                                                    name, data, message):
@@ -198,7 +202,36 @@ def test_an_upload_that_is_no_image_is_refused_and_nothing_written(app, staff_br
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
     assert count_rows(Product) == 0 and audit_count() == 0
-    assert not list((tmp_path / "media").glob("*")) if (tmp_path / "media").exists() else True
+    assert not (tmp_path / "media").exists() or not list((tmp_path / "media").iterdir())
+
+
+def test_a_png_with_a_script_appended_is_stored_as_pixels_only(app, staff_browser, tmp_path):
+    data = image_bytes("PNG", (400, 300)) + b"<script>alert(document.cookie)</script>"
+    response = staff_browser.post_form("/admin/products/new", {
+        "sku": "P-1", "name": "Polyglot", "price": "1.00", "stock": "1",
+        "image": (io.BytesIO(data), "pic.png")}, content_type="multipart/form-data")
+    assert response.status_code == 303
+    stored = sorted((tmp_path / "media").iterdir())
+    assert [path.name[33:] for path in stored] == ["1280.webp", "320.webp", "640.webp"]
+    for path in stored:
+        assert b"<script" not in path.read_bytes()
+
+
+def test_a_new_image_replaces_the_old_files(app, staff_browser, tmp_path):
+    product = make_product()
+    path = f"/admin/products/{product.id}/edit"
+    form = {"sku": product.sku, "name": product.name, "price": "10.00", "stock": "20",
+            "active": "y"}
+    for _ in range(2):
+        response = staff_browser.post_form(path, {
+            **form, "image": (io.BytesIO(image_bytes("PNG", (700, 500))), "a.png")},
+            content_type="multipart/form-data")
+        assert response.status_code == 303
+    key = fresh(Product, product.id).image_key
+    assert sorted(p.name for p in (tmp_path / "media").iterdir()) == [
+        f"{key}-1280.webp", f"{key}-320.webp", f"{key}-640.webp"]
+    audits = web_audits()
+    assert audits[-1].before["image"] == audits[0].after["image"] != key
 
 
 def test_an_image_over_5_mb_is_refused(app, staff_browser):
@@ -341,6 +374,20 @@ def test_csv_import_from_the_browser(app, staff_browser):
     row = web_audits()[0]
     assert (row.action, row.object_type, row.after) == ("import", "catalog",
                                                          {"created": 2, "updated": 0})
+
+
+def test_formula_cells_import_as_plain_text_and_export_inert(app, staff_browser):
+    from storefront.csv_export import to_csv
+
+    data = b'sku,name,price,stock\nF-1,"=HYPERLINK(""http://evil.example"",""x"")",1.00,1\n'
+    response = staff_browser.post_form("/admin/products/import", {
+        "file": (io.BytesIO(data), "p.csv")}, content_type="multipart/form-data")
+    assert response.status_code == 303
+    product = db.session.scalar(select(Product).where(Product.sku == "F-1"))
+    assert product.name == '=HYPERLINK("http://evil.example","x")'
+    assert "=HYPERLINK(&#34;http://evil.example&#34;" in staff_browser.page("/admin/products")
+    exported = to_csv(["sku", "name"], [[product.sku, product.name]])
+    assert exported.splitlines()[1] == 'F-1,"\'=HYPERLINK(""http://evil.example"",""x"")"'
 
 
 def test_a_bad_csv_shows_line_numbered_errors_and_writes_nothing(app, staff_browser):
