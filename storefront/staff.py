@@ -37,7 +37,7 @@ ADMIN_PER_PAGE = 50
 PRODUCT_FIELDS = ("sku", "name", "description", "price", "stock", "active")
 PRODUCT_STATES = ("active", "inactive", "sold_out", "low_stock")
 DASHBOARD_LOW_STOCK = 10
-CLI_ACTOR = Actor(0, "flask users (command line)")
+CLI_ACTOR = Actor(None, "flask users (command line)")
 
 
 # Staff rights -------------------------------------------------------------------------------
@@ -53,7 +53,7 @@ def set_staff(email: str, is_staff: bool) -> User:
         raise NotFound(email)
     before = user.is_staff
     user.is_staff = is_staff
-    audit.record(Actor(None, CLI_ACTOR.email), "grant_staff" if is_staff else "revoke_staff",
+    audit.record(CLI_ACTOR, "grant_staff" if is_staff else "revoke_staff",
                  "user", user.id, {"is_staff": before}, {"is_staff": is_staff})
     db.session.commit()
     return user

@@ -516,3 +516,23 @@ def test_dashboard_shows_low_stock_and_the_report_figures_as_svg(app, staff_brow
     for label in ("Registration success", "Profile creation", "Cart merge success",
                   "Session persistence"):
         assert f'data-figure="{label}"' in page
+
+
+def test_staff_pages_cost_the_same_statements_at_any_size(app, staff_browser, make_client,
+                                                          count_queries):
+    shopper = shopper_client(make_client)
+    user_id = db.session.scalar(select(User.id).where(User.email == SHOPPER_EMAIL))
+    counts = []
+    for size in (1, 30):
+        for _ in range(size):
+            product = make_product()
+            shopper.post_form("/cart/add", {"product_id": product.id})
+        staff_browser.get("/admin/products")  # the once-a-minute "last seen" write aside
+        sizes = []
+        for path in ("/admin/products", "/admin/customers", f"/admin/customers/{user_id}",
+                     "/admin/audit", "/admin"):
+            with count_queries() as statements:
+                assert staff_browser.get(path).status_code == 200
+            sizes.append(len(statements))
+        counts.append(sizes)
+    assert counts[0] == counts[1]
