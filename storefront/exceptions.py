@@ -85,3 +85,11 @@ class ImageRefused(StorefrontError):
 
 class SelfDisable(StorefrontError):
     """A staff member tried to disable their own account or remove their own rights."""
+
+
+class StockChanged(StorefrontError):
+    """A product form would overwrite a stock that changed since the form was shown."""
+
+    def __init__(self, stock: int) -> None:
+        self.stock = stock
+        super().__init__(f"the stock is now {stock}")

@@ -19,7 +19,13 @@ from storefront import accounts, audit, catalog, events, media
 from storefront.audit import Actor
 from storefront.database import begin_write, db
 from storefront.emails import canonical_email
-from storefront.exceptions import NotFound, SelfDisable, SkuTaken, StockBelowZero
+from storefront.exceptions import (
+    NotFound,
+    SelfDisable,
+    SkuTaken,
+    StockBelowZero,
+    StockChanged,
+)
 from storefront.models import (
     LOW_STOCK_THRESHOLD,
     MAX_PAGE,
@@ -180,10 +186,13 @@ def count_open_carts(product_id: int) -> int:
 
 
 def update_product(actor: Actor, product_id: int, values: dict[str, Any],
-                   image: bytes | None = None) -> Product:
+                   image: bytes | None = None, stock_seen: int | None = None) -> Product:
     """Change a product's fields (`PRODUCT_FIELDS`) and, if given, its image; the audit row
     keeps what changed, before and after (a change of nothing writes nothing). The old
-    image's files go after the commit. Raises `NotFound`, `SkuTaken`, `ImageRefused`."""
+    image's files go after the commit. `stock_seen` is the stock the form showed: a stock
+    field left at it is not written, and a new one is written only if the stock (read under
+    the row's lock) is still `stock_seen`, else `StockChanged`.
+    Raises `NotFound`, `SkuTaken`, `ImageRefused`, `StockChanged`."""
     key = _stored_image(image)
     try:
         begin_write()
@@ -192,6 +201,11 @@ def update_product(actor: Actor, product_id: int, values: dict[str, Any],
         if product is None:
             raise NotFound(f"product {product_id}")
         before = {**_snapshot(product), "image": product.image_key}
+        if stock_seen is not None:
+            if values["stock"] == stock_seen:  # the stock field left as shown: not written
+                values = {**values, "stock": product.stock}
+            elif stock_seen != product.stock:
+                raise StockChanged(product.stock)
         if values["sku"].lower() != product.sku.lower() and db.session.scalar(
                 select(Product.id).where(func.lower(Product.sku) == values["sku"].lower())):
             raise SkuTaken(values["sku"])

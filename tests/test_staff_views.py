@@ -536,3 +536,24 @@ def test_staff_pages_cost_the_same_statements_at_any_size(app, staff_browser, ma
             sizes.append(len(statements))
         counts.append(sizes)
     assert counts[0] == counts[1]
+
+
+def test_an_edit_never_overwrites_a_stock_that_changed_since_the_form(app, staff_browser):
+    product = make_product(stock=10)
+    path = f"/admin/products/{product.id}/edit"
+    assert 'name="stock_seen" type="hidden" value="10"' in staff_browser.page(path)
+    staff_browser.post_form(f"/admin/products/{product.id}/stock",
+                            {"change": "-3", "reason": "sold at the counter"})
+    form = {"sku": product.sku, "name": "Renamed", "price": "10.00", "active": "y"}
+    response = staff_browser.post_form(path, {**form, "stock": "12", "stock_seen": "10"})
+    assert response.status_code == 422
+    assert "The stock changed meanwhile: it is now 7." in response.get_data(as_text=True)
+    assert (fresh(Product, product.id).stock, fresh(Product, product.id).name) == (7, product.name)
+    # The stock as shown, unchanged: the rest of the form is saved.
+    assert staff_browser.post_form(path, {**form, "stock": "10", "stock_seen": "10"}
+                                   ).status_code == 303
+    assert (fresh(Product, product.id).stock, fresh(Product, product.id).name) == (7, "Renamed")
+    # A stock set on a form that saw the current one is written.
+    assert staff_browser.post_form(path, {**form, "stock": "12", "stock_seen": "7"}
+                                   ).status_code == 303
+    assert fresh(Product, product.id).stock == 12

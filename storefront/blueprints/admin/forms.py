@@ -5,8 +5,15 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, DecimalField, IntegerField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
-from wtforms.widgets import TextArea
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+from wtforms.widgets import HiddenInput, TextArea
 
 from storefront.blueprints.validators import REQUIRED, has_visible_character, strip
 from storefront.catalog import DESCRIPTION_CONTROL_CHARACTERS, HIDDEN_CHARACTERS
@@ -46,8 +53,12 @@ class ProductForm(FlaskForm):
         DataRequired(REQUIRED), NumberRange(min=0, max=PRICE_MAX, message=(
             f"Enter a price from 0.00 to {PRICE_MAX}."))])
     stock = IntegerField("Stock", validators=[
-        Optional(strip_whitespace=True), NumberRange(min=0, max=STOCK_MAX, message=(
+        InputRequired(REQUIRED), NumberRange(min=0, max=STOCK_MAX, message=(
             f"Enter a whole number from 0 to {STOCK_MAX}."))])
+    # The stock the edit page showed: a stock that changed since (an order, an adjustment) is
+    # not overwritten by a form filled in before.
+    stock_seen = IntegerField(widget=HiddenInput(), validators=[
+        Optional(), NumberRange(min=0, max=STOCK_MAX)])
     active = BooleanField("Active (shown in the catalog)", default=True)
     image = FileField("Image (JPEG, PNG or WebP, at most 5 MB)")
     password = PasswordField("Your password (to deactivate a product in shoppers' carts)",
@@ -64,7 +75,7 @@ class ProductForm(FlaskForm):
     def values(self) -> dict[str, object]:
         return {"sku": self.sku.data, "name": self.name.data,
                 "description": self.description.data or "", "price": self.price.data,
-                "stock": self.stock.data or 0, "active": self.active.data}
+                "stock": self.stock.data, "active": self.active.data}
 
 
 class StockForm(FlaskForm):

@@ -16,6 +16,7 @@ from storefront.exceptions import (
     SelfDisable,
     SkuTaken,
     StockBelowZero,
+    StockChanged,
     WrongPassword,
 )
 from storefront.ids import NotAWholeNumber, parse_bounded
@@ -94,11 +95,15 @@ def new_product():  # noqa: ANN201
 @upload_limit(UPLOAD_MAX_BYTES)
 def edit_product(product_id: int):  # noqa: ANN201
     product = staff.get_product(product_id)
-    form = ProductForm(obj=product)
+    form = ProductForm(obj=product, stock_seen=product.stock)
     stock_form = StockForm()
     if form.validate_on_submit() and _deactivation_confirmed(product, form):
         try:
-            product = staff.update_product(_actor(), product_id, form.values(), _image(form))
+            product = staff.update_product(_actor(), product_id, form.values(), _image(form),
+                                           stock_seen=form.stock_seen.data)
+        except StockChanged as changed:
+            form.stock.errors = [f"The stock changed meanwhile: it is now {changed.stock}. "
+                                 "Check it and save again."]
         except SkuTaken:
             form.sku.errors = ["Another product has this SKU."]
         except ImageRefused as refusal:
@@ -147,7 +152,7 @@ def adjust_stock(product_id: int):  # noqa: ANN201
         else:
             flash(f"Stock of {product.name} is now {stock}.", "success")
             return redirect(url_for("admin.edit_product", product_id=product_id), 303)
-    return _edit_page(product, ProductForm(obj=product), form, 422)
+    return _edit_page(product, ProductForm(obj=product, stock_seen=product.stock), form, 422)
 
 
 @bp.route("/products/import", methods=["GET", "POST"])
