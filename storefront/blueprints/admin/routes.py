@@ -62,7 +62,7 @@ def products():  # noqa: ANN201
     query = _text_arg("q")
     listing = staff.list_products(query, state, _page())
     return render_template("admin/products.html", listing=listing, query=query, state=state,
-                           states=staff.PRODUCT_STATES, import_form=ImportForm())
+                           states=staff.PRODUCT_STATES)
 
 
 def _image(form: ProductForm) -> bytes | None:
