@@ -40,6 +40,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     request_log.register(app)  # first, so every response (400s and 429s too) is timed and logged
     request_guard.register(app)  # then hostile input is refused before anything reads it
     csrf.init_app(app)  # its own hook is off (WTF_CSRF_CHECK_DEFAULT); ours runs after the guard
+    from storefront.blueprints.admin import gate as staff_gate
+
+    app.before_request(staff_gate)  # before the CSRF check: non-staff get 404, never a 400
     app.before_request(security.protect_forms)
     limiter.init_app(app)
     login_manager.init_app(app)
@@ -55,14 +58,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from storefront import auth_setup, cli, errors, mail, templating
     from storefront.blueprints.account import bp as account_bp
+    from storefront.blueprints.admin import bp as admin_bp
     from storefront.blueprints.api import bp as api_bp
     from storefront.blueprints.auth import bp as auth_bp
     from storefront.blueprints.cart import bp as cart_bp
     from storefront.blueprints.catalog import bp as catalog_bp
     from storefront.blueprints.checkout import bp as checkout_bp
     from storefront.blueprints.health import bp as health_bp
+    from storefront.blueprints.media import bp as media_bp
 
-    for blueprint in (catalog_bp, health_bp, auth_bp, account_bp, cart_bp, api_bp, checkout_bp):
+    for blueprint in (catalog_bp, health_bp, auth_bp, account_bp, cart_bp, api_bp, checkout_bp,
+                      admin_bp, media_bp):
         app.register_blueprint(blueprint)
     auth_setup.register(app)
     errors.register(app)

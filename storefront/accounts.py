@@ -225,6 +225,9 @@ def sign_in(
     if not user.password_hash.startswith(current_app.config["PASSWORD_HASH_METHOD"] + "$"):
         user.password_hash = _hash_password(password)
     user.last_login_at = utcnow()
+    # A staff member's session is never remembered: it ends with the browser, and after
+    # 12 hours at most (the admin gate also ends older ones).
+    remember = remember and not user.is_staff
     token, row = _start_session(user.id, remember, client)
     events.record(events.LOGIN, True, user.id)
     merge = carts.merge_safely(user.id, guest_cart)
@@ -324,6 +327,12 @@ def _check_password(user_id: int, password: str) -> User:
     if not check_password_hash(user.password_hash, password):
         raise WrongPassword
     return user
+
+
+def verify_password(user_id: int, password: str) -> None:
+    """Re-check a signed-in user's password before a destructive action (the staff area);
+    raises `WrongPassword`."""
+    _check_password(user_id, password)
 
 
 def change_password(user_id: int, session_id: int, current: str, new: str) -> SignedIn:

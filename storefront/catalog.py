@@ -61,9 +61,11 @@ class ProductCard(StockState):
     name: str
     price: Decimal
     stock: int
+    image_key: str | None = None
 
 
-CARD_COLUMNS = (Product.id, Product.slug, Product.name, Product.price, Product.stock)
+CARD_COLUMNS = (Product.id, Product.slug, Product.name, Product.price, Product.stock,
+                Product.image_key)
 
 
 @dataclass(frozen=True)
@@ -316,13 +318,16 @@ def decode_csv(data: bytes) -> str:
         ) from None
 
 
-def import_products(data: bytes) -> ImportResult:
+def import_products(data: bytes,
+                    before_commit: Callable[[ImportResult], None] | None = None,
+                    ) -> ImportResult:
     """Upsert products by sku from CSV bytes (columns sku,name,price,stock[,description]).
 
     All-or-nothing: every row is validated first and any problem raises `CatalogImportError`
     listing each bad line, with nothing written. New products get a unique ASCII slug from
     their name; existing ones keep theirs, so links stay stable across re-imports. A product
-    named in the file is made active again.
+    named in the file is made active again. `before_commit` (the staff area's audit row)
+    runs in the import's transaction, with its counts.
     """
     rows = _validate_rows(decode_csv(data))
     begin_write()
@@ -347,8 +352,12 @@ def import_products(data: bytes) -> ImportResult:
         product.stock = row.stock
         product.description = row.description
         product.active = True
+    result = ImportResult(created=created, updated=updated)
+    if before_commit is not None:
+        db.session.flush()
+        before_commit(result)
     db.session.commit()
-    return ImportResult(created=created, updated=updated)
+    return result
 
 
 def load_demo_catalog() -> ImportResult:

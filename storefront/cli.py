@@ -10,8 +10,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from storefront import accounts, carts, catalog, events, mail
-from storefront.exceptions import CatalogImportError
+from storefront import accounts, carts, catalog, events, mail, staff
+from storefront.exceptions import CatalogImportError, NotFound
 from storefront.models import CART_UNTOUCHED_DAYS, REMEMBER_SESSION_DAYS, STALE_SESSION_DAYS
 
 catalog_cli = AppGroup("catalog", help="Load products into the catalog.")
@@ -192,9 +192,34 @@ def mail_cleanup_command(days: int, dry_run: bool) -> None:
     verb = "Would remove" if dry_run else "Removed"
     click.echo(f"{verb} {result.mails} mail(s) sent over {days} days ago.")
     click.echo(f"{verb} {result.tokens} e-mail token(s) used or expired over {days} days ago.")
+users_cli = AppGroup("users", help="Staff rights.")
+
+
+def _set_staff(email: str, is_staff: bool) -> None:
+    try:
+        user = staff.set_staff(email, is_staff)
+    except NotFound:
+        raise click.ClickException(f"no account has the e-mail {email}") from None
+    click.echo(f"{user.email} is {'now' if is_staff else 'no longer'} staff.")
+
+
+@users_cli.command("make-staff")
+@click.argument("email")
+def make_staff_command(email: str) -> None:
+    """Give the account with EMAIL staff rights (exit 1 for an unknown e-mail)."""
+    _set_staff(email, True)
+
+
+@users_cli.command("revoke-staff")
+@click.argument("email")
+def revoke_staff_command(email: str) -> None:
+    """Remove staff rights from the account with EMAIL (exit 1 for an unknown e-mail); its
+    open sessions lose them at their next request."""
+    _set_staff(email, False)
 
 
 def register(app: Flask) -> None:
+    app.cli.add_command(users_cli)
     app.cli.add_command(catalog_cli)
     app.cli.add_command(accounts_cli)
     app.cli.add_command(carts_cli)

@@ -168,6 +168,8 @@ def load_config(
         # cookie keeps the end its row has (auth_setup.ShopSessionInterface).
         "SESSION_REFRESH_EACH_REQUEST": False,
         "TRUST_PROXY_HOPS": _env_int(env, "TRUST_PROXY_HOPS", 0),
+        # Where product images are kept (storefront/media.py); several hosts share one.
+        "MEDIA_ROOT": env.get("MEDIA_ROOT") or os.path.join(instance_path, "media"),
         "MAX_CONTENT_LENGTH": MAX_CONTENT_LENGTH_BYTES,
         "MAX_FORM_MEMORY_SIZE": MAX_CONTENT_LENGTH_BYTES,
         "WTF_CSRF_TIME_LIMIT": 3600,

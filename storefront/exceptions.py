@@ -112,3 +112,38 @@ class ImpossibleTransition(StorefrontError):
         self.current = current
         self.wanted = wanted
         super().__init__(f"order {number}: {current} cannot become {wanted}")
+class SkuTaken(StorefrontError):
+    """Another product already has this sku (in any letter case)."""
+
+    def __init__(self, sku: str) -> None:
+        self.sku = sku
+        super().__init__(f"sku {sku} is taken")
+
+
+class StockBelowZero(StorefrontError):
+    """A stock adjustment would take the stock below 0 (or past the stock limit)."""
+
+    def __init__(self, stock: int, delta: int) -> None:
+        self.stock = stock
+        self.delta = delta
+        super().__init__(f"stock {stock} cannot change by {delta}")
+
+
+class ImageRefused(StorefrontError):
+    """An upload is not an image the shop takes; `reason` is for the uploader."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class SelfDisable(StorefrontError):
+    """A staff member tried to disable their own account or remove their own rights."""
+
+
+class StockChanged(StorefrontError):
+    """A product form would overwrite a stock that changed since the form was shown."""
+
+    def __init__(self, stock: int) -> None:
+        self.stock = stock
+        super().__init__(f"the stock is now {stock}")

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from flask_login import UserMixin
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -72,6 +73,12 @@ MAIL_KIND_MAX_CHARS = 40
 MAIL_SUBJECT_MAX_CHARS = 200
 MAIL_ERROR_MAX_CHARS = 500
 TOKEN_PURPOSE_MAX_CHARS = 20
+# Staff area (issue 15).
+IMAGE_KEY_MAX_CHARS = 64
+AUDIT_ACTION_MAX_CHARS = 40
+AUDIT_OBJECT_MAX_CHARS = 64
+STOCK_REASON_MAX_CHARS = 200
+STAFF_SESSION_HOURS = 12  # a staff session ends after this, whatever "remember me" said
 
 
 def utcnow() -> datetime:
@@ -130,7 +137,8 @@ class Product(StockState, db.Model):
     created_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, server_default=func.current_timestamp()
     )
-
+    # The random base name of the product's WebP images (storefront/media.py), if any.
+    image_key: Mapped[str | None] = mapped_column(String(IMAGE_KEY_MAX_CHARS))
 
 
 class User(UserMixin, db.Model):
@@ -155,6 +163,7 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the current address was proven by a link mailed to it; None: not (yet) verified.
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    is_staff: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     profile: Mapped[Profile] = relationship(
         back_populates="user", lazy="raise", uselist=False, passive_deletes=True
@@ -429,3 +438,43 @@ class OrderLine(db.Model):
     @property
     def line_total(self) -> Decimal:
         return self.unit_price * self.quantity
+# Staff area (issue 15) ------------------------------------------------------------------------
+
+
+class AuditEvent(db.Model):
+    """One staff change: who, what, which object, before and after; written in the change's
+    own transaction, never updated or deleted (append-only, also for the app role)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_created_at", "created_at"),
+        Index("ix_audit_events_object", "object_type", "object_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    actor_email: Mapped[str] = mapped_column(String(EMAIL_MAX_CHARS))  # kept if the actor goes
+    action: Mapped[str] = mapped_column(String(AUDIT_ACTION_MAX_CHARS))
+    object_type: Mapped[str] = mapped_column(String(AUDIT_ACTION_MAX_CHARS))
+    object_id: Mapped[str] = mapped_column(String(AUDIT_OBJECT_MAX_CHARS))
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StockAdjustment(db.Model):
+    """A stock change by hand (`+12 received`, `-1 damaged`): who, how much, why."""
+
+    __tablename__ = "stock_adjustments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    delta: Mapped[int]
+    stock_after: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(STOCK_REASON_MAX_CHARS))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

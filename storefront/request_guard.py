@@ -55,6 +55,17 @@ def accepts_files(view: View) -> View:
     return view
 
 
+def upload_limit(max_bytes: int) -> Callable[[View], View]:
+    """Let a view that takes files receive a body of up to `max_bytes` (instead of
+    `MAX_CONTENT_LENGTH`); implies `accepts_files`."""
+
+    def mark(view: View) -> View:
+        view.max_content_length = max_bytes  # type: ignore[attr-defined]
+        return accepts_files(view)
+
+    return mark
+
+
 def _wsgi_bytes(text: str) -> bytes:
     """The raw bytes behind a WSGI string (PEP 3333 carries them as latin-1)."""
     try:
@@ -182,6 +193,10 @@ def _check_session_cookie() -> None:
 
 
 def _check_body() -> None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    larger = getattr(view, "max_content_length", None)
+    if larger is not None:
+        request.max_content_length = larger
     data = _read_body(request.max_content_length)
     if not data:
         return

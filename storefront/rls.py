@@ -27,9 +27,12 @@ SET_SCOPE = (
     "set_config('storefront.user_id', %s, true), "
     "set_config('storefront.token_hash', %s, true), "
     "set_config('storefront.email', %s, true), "
-    "set_config('storefront.email_token_hash', %s, true)"
+    "set_config('storefront.email_token_hash', %s, true), "
+    "set_config('storefront.staff', %s, true)"
 )
-NOBODY: tuple[str, str, str, str] = ("", "", "", "")
+# (user_id, session token hash, canonical e-mail, e-mail token hash, staff "1" or "")
+Scope = tuple[str, str, str, str, str]
+NOBODY: Scope = ("", "", "", "", "")
 
 
 def scope_prefix() -> Prefix | None:
@@ -39,33 +42,45 @@ def scope_prefix() -> Prefix | None:
     return SET_SCOPE, g.get(SCOPE_KEY, NOBODY)
 
 
+def current_scope() -> Scope:
+    """This request's scope, to restore after a step that acts for another account."""
+    return g.get(SCOPE_KEY, NOBODY)
+
+
+def restore(scope: Scope) -> None:
+    setattr(g, SCOPE_KEY, scope)
+
+
+def _replace(**parts: str) -> None:
+    user_id, token_hash, email, email_token_hash, staff = current_scope()
+    values = {"user_id": user_id, "token_hash": token_hash, "email": email,
+              "email_token_hash": email_token_hash, "staff": staff, **parts}
+    restore((values["user_id"], values["token_hash"], values["email"],
+             values["email_token_hash"], values["staff"]))
+
+
 def act_as(user_id: int | None, token_hash: str | None = None, email: str | None = None,
            *, email_token_hash: str | None = None) -> None:
     """Scope this request's statements to a user; before the user is known, to the session
     row a token hash names, the account an e-mail (canonical form) names, or the e-mail
-    token (a mailed link's) a hash names."""
-    setattr(g, SCOPE_KEY, (str(user_id or ""), token_hash or "", email or "",
-                           email_token_hash or ""))
+    token (a mailed link's) a hash names. Staff rights are dropped (see act_as_staff)."""
+    restore((str(user_id or ""), token_hash or "", email or "", email_token_hash or "", ""))
+
+
+def act_as_staff() -> None:
+    """Let this request use staff rights (the admin blueprint's gate, after checking
+    `current_user.is_staff`). The policies (migration 0012) check `users.is_staff` of
+    storefront.user_id again, so the setting alone grants nothing."""
+    _replace(staff="1")
 
 
 def find_by_email(canonical: str) -> None:
     """Let this request also read the account with this canonical e-mail (signing in),
     keeping the rest of its scope."""
-    user_id, token_hash, _email, email_token_hash = g.get(SCOPE_KEY, NOBODY)
-    setattr(g, SCOPE_KEY, (user_id, token_hash, canonical, email_token_hash))
-
-
-def current_scope() -> tuple[str, str, str, str]:
-    """This request's scope, to restore after a step that acts for another account."""
-    return g.get(SCOPE_KEY, NOBODY)
-
-
-def restore(scope: tuple[str, str, str, str]) -> None:
-    setattr(g, SCOPE_KEY, scope)
+    _replace(email=canonical)
 
 
 def find_by_email_token(token_hash: str) -> None:
     """Let this request also read the e-mail token this hash names, and its account (a
     mailed link being opened), keeping the rest of its scope."""
-    user_id, token_hash_, email, _email_token_hash = g.get(SCOPE_KEY, NOBODY)
-    setattr(g, SCOPE_KEY, (user_id, token_hash_, email, token_hash))
+    _replace(email_token_hash=token_hash)

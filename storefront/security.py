@@ -13,6 +13,8 @@ CONTENT_SECURITY_POLICY = (
 HSTS_MAX_AGE_SECONDS = 31_536_000
 
 
+# Responses the same for everyone, that keep their own Cache-Control.
+CACHEABLE_ENDPOINTS = frozenset({"static", "media.image"})
 CSRF_CHECKED_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -38,7 +40,7 @@ def set_security_headers(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
     # Pages carry the cart, the account and a CSRF token: never store them in a cache.
-    if request.endpoint != "static":
+    if request.endpoint not in CACHEABLE_ENDPOINTS:
         headers["Cache-Control"] = "no-store"
     if current_app.config["SESSION_COOKIE_SECURE"] and request.is_secure:
         headers.setdefault(

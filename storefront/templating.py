@@ -8,6 +8,7 @@ from flask import Flask, render_template, request
 from markupsafe import Markup, escape
 
 from storefront.blueprints.redirects import return_path
+from storefront.media import IMAGE_WIDTHS
 from storefront.models import (
     LINE_MAX_QUANTITY,
     LOW_STOCK_THRESHOLD,
@@ -25,6 +26,7 @@ TEMPLATE_CONSTANTS = {
     "PASSWORD_MAX_CHARS": PASSWORD_MAX_CHARS,
     "PASSWORD_MIN_CHARS": PASSWORD_MIN_CHARS,
     "SEARCH_MAX_CHARS": SEARCH_MAX_CHARS,
+    "IMAGE_WIDTHS": IMAGE_WIDTHS,
 }
 
 
@@ -45,7 +47,7 @@ _cards: dict[tuple, tuple[str, ...]] = {}
 def catalog_card(product: Product, token: str) -> Markup:
     """The product's catalog card with this page's CSRF token in its add form."""
     key = (request.script_root, product.id, product.slug, product.name, product.price,
-           product.stock)
+           product.stock, product.image_key)
     parts = _cards.get(key)
     if parts is None:
         if len(_cards) >= CARD_CACHE_MAX:

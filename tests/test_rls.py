@@ -154,7 +154,7 @@ def shop(app, database_url):  # noqa: ANN001, ANN201
 
 def as_app_role(statement: str, scope: dict[str, object], **params: object) -> object:
     """Run one statement as `storefront_app` in a scope set as storefront/rls.py sets it
-    (`user_id`, `token_hash`, `email`, `email_token_hash`), in a transaction rolled back at
+    (`user_id`, `token_hash`, `email`, `email_token_hash`, `staff`), in a transaction rolled back at
     once.
 
     Returns the first column of the rows it returned (sorted, distinct), the number of rows
@@ -165,10 +165,12 @@ def as_app_role(statement: str, scope: dict[str, object], **params: object) -> o
             "SELECT set_config('storefront.user_id', :user_id, true), "
             "set_config('storefront.token_hash', :token_hash, true), "
             "set_config('storefront.email', :email, true), "
-            "set_config('storefront.email_token_hash', :email_token_hash, true)"
+            "set_config('storefront.email_token_hash', :email_token_hash, true), "
+            "set_config('storefront.staff', :staff, true)"
         ), {"user_id": str(scope.get("user_id") or ""),
             "token_hash": scope.get("token_hash") or "", "email": scope.get("email") or "",
-            "email_token_hash": scope.get("email_token_hash") or ""})
+            "email_token_hash": scope.get("email_token_hash") or "",
+            "staff": "1" if scope.get("staff") else ""})
         try:
             result = connection.execute(text(statement), params)
             return sorted(set(result.scalars())) if result.returns_rows else result.rowcount
@@ -202,6 +204,10 @@ NEW_LINE = ("INSERT INTO order_lines (order_id, product_id, sku, name, unit_pric
 NEW_ADDRESS = ("INSERT INTO addresses (user_id, full_name, line1, line2, city, postal_code, "
                "region, country, default_shipping, default_billing, created_at, updated_at) "
                "VALUES (:owner, 'X', '1', '', 'C', '', '', 'GB', false, false, now(), now())")
+NEW_AUDIT = ("INSERT INTO audit_events (actor_id, actor_email, action, object_type, object_id, "
+             "created_at) VALUES (:owner, 'x', 'probe', 'product', '1', now())")
+NEW_ADJUSTMENT = ("INSERT INTO stock_adjustments (product_id, actor_id, delta, stock_after, "
+                  "reason, created_at) VALUES (:p2, :owner, 1, 1, 'probe', now())")
 # (table, verb, statement, outcome with nobody signed in, outcome signed in as Ada).
 # An outcome is the owners (by name) of the rows a SELECT returns, the number of rows a write
 # changed, or REFUSED. `:owner` is Ada or, where the verb names him, Cy. The writes read no
@@ -309,6 +315,17 @@ PROBES = [
     ("order_lines", "INSERT into ada's order", NEW_LINE, REFUSED, 1),
     ("order_lines", "INSERT into bob's order", NEW_LINE, REFUSED, REFUSED),
     ("order_lines", "TRUNCATE", "TRUNCATE order_lines", REFUSED, REFUSED),
+    # The staff area's append-only tables: nothing for shoppers (test_staff_scope below).
+    ("audit_events", "SELECT", "SELECT actor_id FROM audit_events", [], []),
+    ("audit_events", "INSERT for ada", NEW_AUDIT, REFUSED, REFUSED),
+    ("audit_events", "UPDATE", "UPDATE audit_events SET action = 'x'", REFUSED, REFUSED),
+    ("audit_events", "DELETE", "DELETE FROM audit_events", REFUSED, REFUSED),
+    ("audit_events", "TRUNCATE", "TRUNCATE audit_events", REFUSED, REFUSED),
+    ("stock_adjustments", "SELECT", "SELECT actor_id FROM stock_adjustments", [], []),
+    ("stock_adjustments", "INSERT for ada", NEW_ADJUSTMENT, REFUSED, REFUSED),
+    ("stock_adjustments", "UPDATE", "UPDATE stock_adjustments SET delta = 1", REFUSED, REFUSED),
+    ("stock_adjustments", "DELETE", "DELETE FROM stock_adjustments", REFUSED, REFUSED),
+    ("stock_adjustments", "TRUNCATE", "TRUNCATE stock_adjustments", REFUSED, REFUSED),
 
     ("alembic_version", "SELECT", "SELECT version_num FROM alembic_version", REFUSED, REFUSED),
     ("alembic_version", "UPDATE", "UPDATE alembic_version SET version_num = 'x'",
@@ -512,3 +529,71 @@ def test_an_anonymous_error_page_reads_no_account(recording_app):
         seen["readable_users"].clear()
         assert client.get(path).status_code == 404
         assert seen["readable_users"] == [[]]
+
+
+# The staff scope (migration 0012) ---------------------------------------------------------------
+
+STAFF_PROBES = [
+    # (statement, outcome for a staff member in the staff scope)
+    ("SELECT id FROM users", ["ada", "bob", "cy"]),
+    ("SELECT user_id FROM profiles", ["ada", "bob"]),
+    ("SELECT user_id FROM user_carts", ["ada", "bob"]),
+    ("SELECT user_id FROM user_sessions", ["ada", "bob", "cy"]),
+    ("UPDATE users SET is_active = true", 3),
+    ("UPDATE user_sessions SET revoked_at = now()", 3),
+    ("UPDATE products SET stock = 1", 2),
+    ("INSERT INTO products (sku, slug, name, description, price, stock, active, created_at) "
+     "VALUES ('NEW', 'new', 'New', '', 1, 1, true, now())", 1),
+    (NEW_AUDIT, 1),
+    (NEW_ADJUSTMENT, 1),
+    ("SELECT actor_id FROM audit_events", []),
+    # Still never: deleting accounts or products, rewriting the trail, another actor's row.
+    ("DELETE FROM users WHERE id <> :owner", 0),
+    ("DELETE FROM products", REFUSED),
+    ("UPDATE audit_events SET action = 'x'", REFUSED),
+    ("DELETE FROM audit_events", REFUSED),
+    ("UPDATE profiles SET first_name = 'X' WHERE user_id <> :owner", 0),
+]
+
+
+def make_staff(user_id: int, is_staff: bool = True) -> None:
+    db.session.execute(text("UPDATE users SET is_staff = :staff WHERE id = :id"),
+                       {"staff": is_staff, "id": user_id})
+    db.session.commit()
+
+
+def test_staff_scope_reaches_every_account_and_writes_products(shop):
+    make_staff(shop["ada"])
+    scope = {"user_id": shop["ada"], "staff": True}
+    for statement, expected in STAFF_PROBES:
+        params = {key: value for key, value in {"owner": shop["ada"], "p2": shop["p2"]}.items()
+                  if f":{key}" in statement}
+        got = as_app_role(statement, scope, **params)
+        assert got == outcome_of(expected, shop), (statement, got)
+    # An audit row in another staff member's name is refused.
+    assert as_app_role(NEW_AUDIT, scope, owner=shop["bob"]) == REFUSED
+
+
+@pytest.mark.parametrize("who", ["not staff", "staff but disabled", "no user"])
+def test_the_staff_setting_alone_grants_nothing(shop, who):
+    if who == "staff but disabled":
+        make_staff(shop["ada"])
+        db.session.execute(text("UPDATE users SET is_active = false WHERE id = :id"),
+                           {"id": shop["ada"]})
+        db.session.commit()
+    scope = {"staff": True} if who == "no user" else {"user_id": shop["ada"], "staff": True}
+    assert as_app_role("SELECT id FROM users", scope) in ([], [shop["ada"]])
+    assert as_app_role("SELECT user_id FROM profiles", scope) in ([], [shop["ada"]])
+    assert as_app_role("UPDATE products SET stock = 1", scope) == 0
+    assert as_app_role(NEW_AUDIT, scope, owner=shop["ada"]) == REFUSED
+    assert as_app_role("SELECT actor_id FROM audit_events", scope) == []
+    assert as_app_role("UPDATE users SET is_active = false WHERE id <> :owner", scope,
+                       owner=shop["ada"]) == 0
+
+
+def test_a_staff_member_outside_the_staff_scope_is_a_shopper(shop):
+    make_staff(shop["ada"])
+    scope = {"user_id": shop["ada"]}
+    assert as_app_role("SELECT id FROM users", scope) == [shop["ada"]]
+    assert as_app_role("UPDATE products SET stock = 1", scope) == 0
+    assert as_app_role(NEW_AUDIT, scope, owner=shop["ada"]) == REFUSED
