@@ -42,6 +42,8 @@ STAFF_POLICIES = (
     ("profiles", "SELECT"), ("user_carts", "SELECT"),
     ("user_sessions", "SELECT"), ("user_sessions", "UPDATE"),
     ("events", "SELECT"),
+    # The dashboard's figures (flask report's): the outbox's counts, the orders.
+    ("outbox", "SELECT"), ("orders", "SELECT"), ("order_lines", "SELECT"),
 )
 
 
@@ -117,6 +119,7 @@ def upgrade():
     op.execute(f"CREATE POLICY products_staff_update ON products FOR UPDATE TO {APP_ROLE} "
                f"USING ({IS_STAFF}) WITH CHECK ({IS_STAFF})")
     op.execute(f"GRANT INSERT, UPDATE ON products TO {APP_ROLE}")
+    op.execute(f"GRANT SELECT ON outbox TO {APP_ROLE}")  # rows for staff only (policy above)
     # Shoppers take and return stock when they place and cancel orders (migration 0011 gave
     # them UPDATE on that column alone). The grant above covers every column for staff, so a
     # trigger keeps a shopper's update to `stock`, never below 0.
@@ -131,11 +134,12 @@ def upgrade():
                 RAISE EXCEPTION 'only staff change a product''s details'
                     USING ERRCODE = 'insufficient_privilege';
             END IF;
-            RETURN NEW;
+            RETURN NULL;
         END
         $$
     """)
-    op.execute("CREATE TRIGGER products_guard BEFORE UPDATE ON products "
+    # AFTER: a BEFORE trigger sees the generated search_vector not yet computed.
+    op.execute("CREATE TRIGGER products_guard AFTER UPDATE ON products "
                "FOR EACH ROW EXECUTE FUNCTION storefront_products_guard()")
     for table in APPEND_ONLY:
         op.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {APP_ROLE}")
@@ -154,6 +158,7 @@ def downgrade():
         op.execute("DROP TRIGGER products_guard ON products")
         op.execute("DROP FUNCTION storefront_products_guard()")
         op.execute(f"REVOKE INSERT, UPDATE ON products FROM {APP_ROLE}")
+        op.execute(f"REVOKE SELECT ON outbox FROM {APP_ROLE}")
         op.execute(f"GRANT UPDATE (stock) ON products TO {APP_ROLE}")  # 0011's, revoked above
         for policy in ("products_read", "products_staff_insert", "products_staff_update",
                        "products_stock", "products_maintenance"):
