@@ -638,3 +638,32 @@ def test_the_report_counts_orders_revenue_and_conversion(client, runner):
     assert figures["checkout_conversion_rate"] == round(2 / 3, 4)
     text = runner.invoke(args=["report"]).output
     assert "orders placed                2 (1 cancelled since)" in text
+
+
+# Settings ------------------------------------------------------------------------------------
+
+def test_money_settings_are_read_and_checked():
+    from storefront.config import ConfigError, load_config
+
+    config = load_config("/tmp", {"TESTING": True}, env={
+        "CURRENCY": "usd", "SHIPPING_FLAT_RATE": "3.5", "FREE_SHIPPING_OVER": "100"})
+    assert (config["CURRENCY"], config["SHIPPING_FLAT_RATE"], config["FREE_SHIPPING_OVER"]) == (
+        "USD", Decimal("3.50"), Decimal("100.00"))
+    defaults = load_config("/tmp", {"TESTING": True}, env={})
+    assert (defaults["CURRENCY"], defaults["SHIPPING_FLAT_RATE"],
+            defaults["FREE_SHIPPING_OVER"]) == ("EUR", Decimal("4.90"), Decimal("50.00"))
+    for env in ({"CURRENCY": "EURO"}, {"SHIPPING_FLAT_RATE": "-1"},
+                {"FREE_SHIPPING_OVER": "ten"}, {"SHIPPING_FLAT_RATE": "4.999"},
+                {"SHIPPING_FLAT_RATE": "NaN"}):
+        with pytest.raises(ConfigError):
+            load_config("/tmp", {"TESTING": True}, env=env)
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": False, "CURRENCY": "USD",
+                                         "SHIPPING_FLAT_RATE": Decimal("2.00")}])
+def test_prices_and_orders_use_the_currency_setting(client):
+    address = buyer(client)
+    add(client, make_product(price="1234.50"))
+    assert "$1,234.50" in client.page("/cart")
+    page = client.page(place(client, address, payment_method="cash_on_delivery").location)
+    assert "$1,234.50" in page and db.session.scalar(select(Order.currency)) == "USD"
