@@ -667,3 +667,27 @@ def test_prices_and_orders_use_the_currency_setting(client):
     assert "$1,234.50" in client.page("/cart")
     page = client.page(place(client, address, payment_method="cash_on_delivery").location)
     assert "$1,234.50" in page and db.session.scalar(select(Order.currency)) == "USD"
+
+
+# The mail templates (the outbox queues them at integration) ---------------------------------------
+
+@pytest.mark.parametrize("kind", ["order_placed", "order_cancelled"])
+def test_the_order_mail_templates_render_the_order(app, client, kind):
+    from flask import render_template
+
+    address = buyer(client)
+    add(client, make_product(name="Tea <b>", price="4.50", sku="T-1"), 2)
+    place(client, address)
+    view = orders.get_order(db.session.scalar(select(Order.user_id)),
+                            db.session.scalar(select(Order.number)))
+    context = {"order": view.order, "lines": view.lines,
+               "instructions": orders.payment_instructions(view.order),
+               "order_url": f"https://shop.example/account/orders/{view.order.number}"}
+    with app.test_request_context():
+        text = render_template(f"mail/{kind}.txt", **context)
+        html = render_template(f"mail/{kind}.html", **context)
+    assert view.order.number in text and view.order.number in html
+    assert "2 x Tea <b> (T-1)" in text and "Tea &lt;b&gt;" in html
+    assert context["order_url"] in text and context["order_url"] in html
+    if kind == "order_placed":
+        assert "Total:    €13.90" in text and "Please transfer €13.90" in text
