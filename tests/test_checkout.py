@@ -691,3 +691,16 @@ def test_the_order_mail_templates_render_the_order(app, client, kind):
     assert context["order_url"] in text and context["order_url"] in html
     if kind == "order_placed":
         assert "Total:    €13.90" in text and "Please transfer €13.90" in text
+
+
+def test_the_review_of_a_full_cart_keeps_the_cookie_under_4_kb(client):
+    from storefront.models import CART_MAX_LINES, LINE_MAX_QUANTITY, PRICE_MAX
+
+    buyer(client)
+    for product in make_products(CART_MAX_LINES, price=str(PRICE_MAX), stock=LINE_MAX_QUANTITY):
+        add(client, product, LINE_MAX_QUANTITY)
+    response = client.get("/checkout")
+    assert response.status_code == 200
+    cookie = next(header for header in response.headers.getlist("Set-Cookie")
+                  if header.startswith("session="))
+    assert len(cookie) < 4093, len(cookie)
