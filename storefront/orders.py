@@ -75,8 +75,16 @@ Snapshot = tuple[tuple[int, int, str], ...]
 
 def _queue_order_mail(kind: str, order: Order) -> None:
     """Queue the order's confirmation or cancellation notice in the outbox, inside the
-    action's transaction."""
+    action's transaction: `mail.queue(kind, order.user_id, order.email,
+    **order_mail_context(order, <the order page's address from EXTERNAL_BASE_URL>))`."""
     pass  # wired to mail.queue at integration
+
+
+def order_mail_context(order: Order, order_url: str) -> dict[str, object]:
+    """What templates/mail/order_placed.* and order_cancelled.* show: the order, its lines
+    (one query), how to pay, and the link to the order's page."""
+    return {"order": order, "lines": _lines_of([order.id])[order.id],
+            "instructions": payment_instructions(order), "order_url": order_url}
 
 
 def new_order_number() -> str:

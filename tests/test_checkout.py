@@ -678,11 +678,10 @@ def test_the_order_mail_templates_render_the_order(app, client, kind):
     address = buyer(client)
     add(client, make_product(name="Tea <b>", price="4.50", sku="T-1"), 2)
     place(client, address)
-    view = orders.get_order(db.session.scalar(select(Order.user_id)),
-                            db.session.scalar(select(Order.number)))
-    context = {"order": view.order, "lines": view.lines,
-               "instructions": orders.payment_instructions(view.order),
-               "order_url": f"https://shop.example/account/orders/{view.order.number}"}
+    order = db.session.scalar(select(Order))
+    context = orders.order_mail_context(
+        order, f"https://shop.example/account/orders/{order.number}")
+    view = orders.OrderView(order, context["lines"])
     with app.test_request_context():
         text = render_template(f"mail/{kind}.txt", **context)
         html = render_template(f"mail/{kind}.html", **context)
