@@ -19,7 +19,6 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import and_, delete, func, literal, or_, select, update
-from sqlalchemy.exc import IntegrityError
 
 from storefront import carts, events, payments
 from storefront.database import begin_write, db, insert
@@ -343,14 +342,7 @@ def place_order(user_id: int, idempotency_key: str, snapshot: Snapshot | None,
     db.session.execute(delete(UserCart).where(UserCart.user_id == user_id))
     events.record(events.ORDER_PLACED, True, user_id, order.number)
     _queue_order_mail(MAIL_ORDER_PLACED, order)
-    try:
-        db.session.commit()
-    except IntegrityError:  # the key placed by a transaction this one did not wait for
-        db.session.rollback()
-        existing = _existing(user_id, idempotency_key)
-        if existing is None:
-            raise
-        return Placed(existing, created=False)
+    db.session.commit()
     return Placed(order, created=True)
 
 
