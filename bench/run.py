@@ -3,7 +3,9 @@
 1. A fresh PostgreSQL database (SQLite in a temp dir when PostgreSQL is unreachable, and the
    output says so), migrated, with the demo catalog.
 2. The shop under gunicorn (2 workers); shoppers set up over HTTP: a guest with 10 lines, a
-   signed-in shopper with 10 lines, an account for the add-to-cart POSTs and one to sign in to.
+   signed-in shopper with 10 lines, an account for the add-to-cart POSTs and one to sign in to;
+   and, offline, thousands of shoppers each with a 10-line cart reviewed at checkout, so every
+   checkout POST places an order.
    Guest sessions for the sign-ins are made offline with the app's own session serializer, each
    with a 10-line cart under a token of its own, so every sign-in really merges.
 3. SQL statements per request, in-process with the Flask test client on the same database.
@@ -46,8 +48,22 @@ from flask_wtf.csrf import generate_csrf
 from werkzeug.test import TestResponse
 
 from storefront import catalog, create_app
+from storefront.accounts import hash_token
 from storefront.extensions import db
-from storefront.models import CART_MAX_LINES, CartMerge, Product
+from storefront.models import (
+    BROWSER_SESSION_HOURS,
+    CART_MAX_LINES,
+    STOCK_MAX,
+    Address,
+    CartMerge,
+    Order,
+    Product,
+    Profile,
+    User,
+    UserCart,
+    UserSession,
+    utcnow,
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
@@ -72,6 +88,9 @@ WARMUP_SECONDS = 2
 WRK_TIMEOUT_SECONDS = 10
 CART_LINES = 10
 SIGN_IN_SESSIONS = 2000  # per wrk run; sign-in manages about 10/s, so none is reused
+# Per wrk run: each a shopper of its own with a 10-line cart reviewed at checkout, so every
+# POST places an order (a reused line would only be redirected to the order it placed).
+CHECKOUT_SESSIONS = 3000
 HTTP_TIMEOUT_SECONDS = 30
 SETTLE_SECONDS = 1  # for the one request per worker still running after the probe (below)
 P99_GOAL_MS = 20
@@ -255,6 +274,77 @@ def guest_sessions(app: Flask, product_ids: list[int], count: int) -> list[Guest
         )
         made.append(GuestSession(cookie, form_token))
     return made
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    """A signed-in shopper's cookie right after the checkout review, and the form it shows."""
+
+    cookie: str
+    fields: dict[str, object]
+
+
+def checkout_sessions(app: Flask, products: list[Product], count: int) -> list[CheckoutSession]:
+    """`count` shoppers, each with an address, a cart of `products` (1 of each) and a signed
+    session cookie holding what the checkout review puts there (its idempotency key and the
+    lines with their prices), made offline in bulk: accounts, profiles, sessions, addresses
+    and saved carts by a few multi-row INSERTs, cookies by the app's own serializer. The
+    products' stock is raised so every order can be met. Call outside any app context."""
+    from datetime import timedelta
+
+    from storefront import orders
+
+    serializer = app.session_interface.get_signing_serializer(app)
+    tokens = [secrets.token_urlsafe(32) for _ in range(count)]
+    now = utcnow()
+    with app.app_context():
+        db.session.execute(sa.update(Product).where(Product.id.in_([p.id for p in products]))
+                           .values(stock=STOCK_MAX))
+        tag = secrets.token_hex(4)
+        new_users = sa.insert(User).returning(User.id, sort_by_parameter_order=True)
+        user_ids = db.session.scalars(new_users, [
+            {"email": f"buyer-{tag}-{n}@example.com",
+             "email_canonical": f"buyer-{tag}-{n}@example.com", "password_hash": "unusable",
+             "created_at": now} for n in range(count)]).all()
+        db.session.execute(sa.insert(Profile), [
+            {"user_id": uid, "first_name": "Bench", "last_name": "Buyer", "updated_at": now}
+            for uid in user_ids])
+        db.session.execute(sa.insert(UserSession), [
+            {"user_id": uid, "token_hash": hash_token(token), "created_at": now,
+             "last_seen_at": now, "expires_at": now + timedelta(hours=BROWSER_SESSION_HOURS)}
+            for uid, token in zip(user_ids, tokens, strict=True)])
+        address_ids = db.session.scalars(
+            sa.insert(Address).returning(Address.id, sort_by_parameter_order=True), [
+                {"user_id": uid, "full_name": "Bench Buyer", "line1": "1 Load Street",
+                 "city": "London", "postal_code": "SW1A 1AA", "country": "GB",
+                 "default_shipping": True} for uid in user_ids]).all()
+        db.session.execute(sa.insert(UserCart), [
+            {"user_id": uid, "product_id": product.id, "quantity": 1,
+             "added_at": now + timedelta(microseconds=index), "updated_at": now}
+            for uid in user_ids for index, product in enumerate(products)])
+        db.session.commit()
+        db.session.remove()
+    lines = [[product.id, 1, f"{product.price:.2f}"] for product in products]
+    made = []
+    for token, address_id in zip(tokens, address_ids, strict=True):
+        raw, key = secrets.token_hex(20), orders.new_idempotency_key()
+        with app.test_request_context():
+            session["csrf_token"] = raw
+            form_token = generate_csrf()
+        cookie = serializer.dumps({"_user_id": token, "_fresh": True, "csrf_token": raw,
+                                   "checkout": {"key": key, "lines": lines}})
+        made.append(CheckoutSession(cookie, {
+            "shipping_address_id": address_id, "billing_address_id": "",
+            "payment_method": "bank_transfer", "idempotency_key": key,
+            "csrf_token": form_token}))
+    return made
+
+
+def orders_so_far(app: Flask) -> int:
+    with app.app_context():
+        count = db.session.scalar(sa.select(sa.func.count()).select_from(Order))
+        db.session.remove()
+    return count
 
 
 def write_post_lines(path: Path, cookies_and_fields: list[tuple[str, dict[str, object]]]) -> Path:
@@ -849,6 +939,14 @@ def run(seconds: int, warmup: int, tmp_dir: Path, cleanup: list[Callable[[], Non
         for number in range(ROUNDS + 1)
     ]
     add_file = write_post_lines(OUT_DIR / "add-to-cart.txt", [(adder.cookie, add_fields)])
+    buyers = checkout_sessions(app, products[:CART_LINES], (ROUNDS + 1) * CHECKOUT_SESSIONS + 4)
+    buyers_for_counts, buyers = iter(buyers[:4]), buyers[4:]
+    checkout_files = [
+        write_post_lines(OUT_DIR / f"checkout-{number}.txt", [
+            (b.cookie, b.fields)
+            for b in buyers[number * CHECKOUT_SESSIONS:(number + 1) * CHECKOUT_SESSIONS]])
+        for number in range(ROUNDS + 1)
+    ]
     say(f"{len(sessions)} guest sessions with {CART_LINES}-line carts made; one sign-in checked")
 
     client = app.test_client(use_cookies=False)
@@ -860,6 +958,10 @@ def run(seconds: int, warmup: int, tmp_dir: Path, cleanup: list[Callable[[], Non
         guest_session = next(for_counts)
         return client.post("/auth/login", data=sign_in_fields(sign_in_email, guest_session),
                            headers=cookie_header(guest_session.cookie))
+
+    def place_order() -> TestResponse:
+        buyer = next(buyers_for_counts)
+        return client.post("/checkout", data=buyer.fields, headers=cookie_header(buyer.cookie))
 
     def counted(name: str, path: str, send: Callable[[], TestResponse], status: int = 200,
                 **options: object) -> Scenario:
@@ -885,6 +987,8 @@ def run(seconds: int, warmup: int, tmp_dir: Path, cleanup: list[Callable[[], Non
                 post_lines=[add_file] * (ROUNDS + 1), goal=0.50),
         counted(f"sign-in + {CART_LINES}-line merge (POST)", "/auth/login", sign_in, 303,
                 post_lines=sign_in_files),
+        counted(f"checkout, {CART_LINES}-line order placed (POST)", "/checkout", place_order,
+                303, post_lines=checkout_files),
     ]
     if scale_database:
         scale_app = bench_app(scale_database.url, secret_key)
@@ -903,6 +1007,8 @@ def run(seconds: int, warmup: int, tmp_dir: Path, cleanup: list[Callable[[], Non
         for scenario in scenarios:
             if scenario.post_lines and scenario.path == "/auth/login":
                 merges_before = merges_so_far(app)
+            if scenario.path == "/checkout":
+                orders_before = orders_so_far(app)
             measure_round(scenario, round_number, servers, seconds, warmup)
             if served_before is None:  # after the first warm-up: what a worker needs
                 rss_before = worker_rss_mib(shop)
@@ -912,6 +1018,12 @@ def run(seconds: int, warmup: int, tmp_dir: Path, cleanup: list[Callable[[], Non
                 if merged < scenario.runs[-1].load.requests:
                     notes.append(f"**Round {round_number + 1}: {merged} merges for "
                                  f"{scenario.runs[-1].load.requests} sign-ins.**")
+            if scenario.path == "/checkout":
+                placed = orders_so_far(app) - orders_before
+                if placed < scenario.runs[-1].load.requests:
+                    notes.append(f"**Round {round_number + 1}: {placed} orders for "
+                                 f"{scenario.runs[-1].load.requests} checkout POSTs (the "
+                                 "others were repeats, answered with a redirect).**")
     rss_after = worker_rss_mib(shop)
     served = sum(run.load.requests for scenario in scenarios if not scenario.scale
                  for run in scenario.runs)
@@ -919,6 +1031,9 @@ def run(seconds: int, warmup: int, tmp_dir: Path, cleanup: list[Callable[[], Non
                  "run checks one by hand and counts the `cart_merges` rows). Its rate is bound "
                  "by the deliberately slow password hash (`scrypt:32768:8:3`, about 0.25 s of "
                  "one core per sign-in): that is its real cost, reported as is.")
+    notes.append(f"Checkout: every POST places a {CART_LINES}-line order for a shopper of its "
+                 "own (made offline: account, address, saved cart, and the session the review "
+                 "page leaves), taking stock by one guarded UPDATE; the run counts the orders.")
     notes.append(f"Add to cart posts the same product (`{added.name}`) for one signed-in "
                  "shopper every time: once the line reaches the stock it is capped, still one "
                  "upsert per request.")

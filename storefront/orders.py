@@ -19,7 +19,6 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import and_, delete, func, literal, or_, select, update
-from sqlalchemy.exc import IntegrityError
 
 from storefront import carts, events, mail, payments
 from storefront.database import begin_write, db, insert
@@ -76,17 +75,22 @@ Snapshot = tuple[tuple[int, int, str], ...]
 def _queue_order_mail(kind: str, order: Order, lines: list[OrderLine] | None = None) -> None:
     """Queue the order's confirmation or cancellation notice in the outbox, inside the
     action's transaction, to the address the order was placed with; a detached order (its
-    account deleted) has none and gets no mail. `lines` when the caller has them already,
-    else one read."""
+    account deleted) has none and gets no mail. `lines` when the caller has them already."""
     if not order.email:
         return
-    if lines is None:
-        lines = _lines_of([order.id])[order.id]
     subject = {MAIL_ORDER_PLACED: f"Your order {order.number}",
                MAIL_ORDER_CANCELLED: f"Your order {order.number} was cancelled"}.get(kind)
-    mail.queue(kind, order.user_id, order.email, subject=subject, order=order, lines=lines,
-               instructions=payment_instructions(order),
-               order_url=mail.external_url("checkout.order", number=order.number))
+    order_url = mail.external_url("checkout.order", number=order.number)
+    mail.queue(kind, order.user_id, order.email, subject=subject,
+               **order_mail_context(order, order_url, lines))
+
+
+def order_mail_context(order: Order, order_url: str,
+                       lines: list[OrderLine] | None = None) -> dict[str, object]:
+    """What templates/mail/order_placed.* and order_cancelled.* show: the order, its lines
+    (given, or one query), how to pay, and the link to the order's page."""
+    return {"order": order, "lines": _lines_of([order.id])[order.id] if lines is None else lines,
+            "instructions": payment_instructions(order), "order_url": order_url}
 
 
 def new_order_number() -> str:
@@ -348,14 +352,7 @@ def place_order(user_id: int, idempotency_key: str, snapshot: Snapshot | None,
         OrderLine(order_id=order.id, product_id=row.Product.id, sku=row.Product.sku,
                   name=row.Product.name, unit_price=row.Product.price, quantity=row.quantity)
         for row in lines])
-    try:
-        db.session.commit()
-    except IntegrityError:  # the key placed by a transaction this one did not wait for
-        db.session.rollback()
-        existing = _existing(user_id, idempotency_key)
-        if existing is None:
-            raise
-        return Placed(existing, created=False)
+    db.session.commit()
     return Placed(order, created=True)
 
 

@@ -638,3 +638,68 @@ def test_the_report_counts_orders_revenue_and_conversion(client, runner):
     assert figures["checkout_conversion_rate"] == round(2 / 3, 4)
     text = runner.invoke(args=["report"]).output
     assert "orders placed                2 (1 cancelled since)" in text
+
+
+# Settings ------------------------------------------------------------------------------------
+
+def test_money_settings_are_read_and_checked():
+    from storefront.config import ConfigError, load_config
+
+    config = load_config("/tmp", {"TESTING": True}, env={
+        "CURRENCY": "usd", "SHIPPING_FLAT_RATE": "3.5", "FREE_SHIPPING_OVER": "100"})
+    assert (config["CURRENCY"], config["SHIPPING_FLAT_RATE"], config["FREE_SHIPPING_OVER"]) == (
+        "USD", Decimal("3.50"), Decimal("100.00"))
+    defaults = load_config("/tmp", {"TESTING": True}, env={})
+    assert (defaults["CURRENCY"], defaults["SHIPPING_FLAT_RATE"],
+            defaults["FREE_SHIPPING_OVER"]) == ("EUR", Decimal("4.90"), Decimal("50.00"))
+    for env in ({"CURRENCY": "EURO"}, {"SHIPPING_FLAT_RATE": "-1"},
+                {"FREE_SHIPPING_OVER": "ten"}, {"SHIPPING_FLAT_RATE": "4.999"},
+                {"SHIPPING_FLAT_RATE": "NaN"}):
+        with pytest.raises(ConfigError):
+            load_config("/tmp", {"TESTING": True}, env=env)
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": False, "CURRENCY": "USD",
+                                         "SHIPPING_FLAT_RATE": Decimal("2.00")}])
+def test_prices_and_orders_use_the_currency_setting(client):
+    address = buyer(client)
+    add(client, make_product(price="1234.50"))
+    assert "$1,234.50" in client.page("/cart")
+    page = client.page(place(client, address, payment_method="cash_on_delivery").location)
+    assert "$1,234.50" in page and db.session.scalar(select(Order.currency)) == "USD"
+
+
+# The mail templates (the outbox queues them at integration) ---------------------------------------
+
+@pytest.mark.parametrize("kind", ["order_placed", "order_cancelled"])
+def test_the_order_mail_templates_render_the_order(app, client, kind):
+    from flask import render_template
+
+    address = buyer(client)
+    add(client, make_product(name="Tea <b>", price="4.50", sku="T-1"), 2)
+    place(client, address)
+    order = db.session.scalar(select(Order))
+    context = orders.order_mail_context(
+        order, f"https://shop.example/account/orders/{order.number}")
+    view = orders.OrderView(order, context["lines"])
+    with app.test_request_context():
+        text = render_template(f"mail/{kind}.txt", **context)
+        html = render_template(f"mail/{kind}.html", **context)
+    assert view.order.number in text and view.order.number in html
+    assert "2 x Tea <b> (T-1)" in text and "Tea &lt;b&gt;" in html
+    assert context["order_url"] in text and context["order_url"] in html
+    if kind == "order_placed":
+        assert "Total:    €13.90" in text and "Please transfer €13.90" in text
+
+
+def test_the_review_of_a_full_cart_keeps_the_cookie_under_4_kb(client):
+    from storefront.models import CART_MAX_LINES, LINE_MAX_QUANTITY, PRICE_MAX
+
+    buyer(client)
+    for product in make_products(CART_MAX_LINES, price=str(PRICE_MAX), stock=LINE_MAX_QUANTITY):
+        add(client, product, LINE_MAX_QUANTITY)
+    response = client.get("/checkout")
+    assert response.status_code == 200
+    cookie = next(header for header in response.headers.getlist("Set-Cookie")
+                  if header.startswith("session="))
+    assert len(cookie) < 4093, len(cookie)

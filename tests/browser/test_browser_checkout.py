@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import expect
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect
 
 from tests.browser.ui import (
     add_from_product_page,
@@ -21,6 +22,14 @@ from tests.browser.ui import (
 )
 
 pytestmark = pytest.mark.browser
+BLOCKING_IMPACTS = {"serious", "critical"}
+
+
+def assert_accessible(page: Page) -> None:
+    """No serious or critical axe violation on the page as it stands."""
+    violations = [violation for violation in Axe().run(page).response["violations"]
+                  if violation["impact"] in BLOCKING_IMPACTS]
+    assert not violations, [(v["id"], [n["target"] for n in v["nodes"]]) for v in violations]
 
 
 def test_guest_registers_at_checkout_places_an_order_and_cancels_it(shop, new_page) -> None:  # noqa: ANN001
@@ -51,6 +60,7 @@ def test_guest_registers_at_checkout_places_an_order_and_cancels_it(shop, new_pa
     page.get_by_label("Country").select_option("GB")
     page.get_by_role("button", name="Save address").click()
     expect(page.locator("#postal_code-error")).to_have_text("Enter a UK postcode such as SW1A 1AA.")
+    assert_accessible(page)
     page.get_by_label("Postal code").fill("SW1A 2AA")
     page.get_by_label("Use as my default shipping address").check()
     page.get_by_role("button", name="Save address").click()
@@ -60,6 +70,7 @@ def test_guest_registers_at_checkout_places_an_order_and_cancels_it(shop, new_pa
     expect(page.get_by_role("group", name="Bill to").get_by_label(
         "The same as the shipping address")).to_be_checked()
 
+    assert_accessible(page)  # the checkout form, addresses and payment methods
     page.get_by_label("Cash on delivery").check()
     page.get_by_role("button", name="Place order").click()
     page.wait_for_url(re.compile(r"/account/orders/SF-"))
@@ -69,6 +80,7 @@ def test_guest_registers_at_checkout_places_an_order_and_cancels_it(shop, new_pa
     expect(order).to_have_attribute("data-order-status", "placed")
     expect(order).to_have_attribute("data-order-total", "24.90")
     expect(cart_count(page)).to_have_attribute("data-cart-count", "0")
+    assert_accessible(page)  # the order page
 
     # The history lists it; its page cancels it.
     open_account_page(page, "Orders")
