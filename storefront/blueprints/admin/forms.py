@@ -109,7 +109,7 @@ class OrderStatusForm(FlaskForm):
     """Change an order's status (CONTRACT.md: `status`, `tracking`). `password` is asked for
     only when cancelling an order that is paid."""
 
-    status = SelectField("New status", choices=[(status, status) for status in ORDER_STATUSES],
+    status = SelectField("New status", choices=list(ORDER_STATUSES),
                          validate_choice=True,
                          validators=[DataRequired("Choose a new status.")])
     tracking = StringField("Tracking reference (optional)", filters=[strip], validators=[
