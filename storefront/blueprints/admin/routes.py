@@ -199,16 +199,17 @@ def _order_filters() -> tuple[str, str]:
 
 @bp.get("/orders")
 def orders_list():  # noqa: ANN201
+    """The list; `?format=csv`: the whole filtered list (every page) as a CSV download."""
     status, query = _order_filters()
+    if request.args.get("format") == "csv":
+        return _orders_csv(status, query)
     return render_template("admin/orders.html", listing=staff_orders.list_orders(
         status, query, _page()), status=status, query=query, statuses=staff_orders.STATUSES,
         words=ORDER_STATUS_WORDS)
 
 
-@bp.get("/orders/export.csv")
-def orders_export():  # noqa: ANN201
-    """The filtered list (same `status` and `q` as the list, every page) as CSV."""
-    status, query = _order_filters()
+def _orders_csv(status: str, query: str) -> Response:
+    """The filtered list (the same `status` and `q`, every page) as CSV, from one query."""
     document = "".join(staff_orders.export_csv(status, query))  # one query
     stamp = utcnow().strftime("%Y%m%d-%H%M")
     return Response(document, mimetype="text/csv", headers={
