@@ -304,6 +304,11 @@ PROBES = [
     ("orders", "UPDATE", "UPDATE orders SET status = 'cancelled'", 0, 1),
     ("orders", "UPDATE to cy", "UPDATE orders SET user_id = :owner", 0, REFUSED),
     ("orders", "UPDATE to nobody", "UPDATE orders SET user_id = NULL", 0, REFUSED),
+    # Only staff move an order on or change what it costs (0013's orders_guard).
+    ("orders", "UPDATE status to paid", "UPDATE orders SET status = 'paid'", 0, REFUSED),
+    ("orders", "UPDATE tracking", "UPDATE orders SET tracking = 'T-1'", 0, REFUSED),
+    ("orders", "UPDATE total", "UPDATE orders SET total = 0, subtotal = 0", 0, REFUSED),
+    ("orders", "UPDATE detach", "UPDATE orders SET email = NULL, ship_name = ''", 0, 1),
     ("orders", "DELETE", "DELETE FROM orders", REFUSED, REFUSED),
     ("orders", "INSERT for ada", NEW_ORDER, REFUSED, 1),
     ("orders", "INSERT for cy", NEW_ORDER, REFUSED, REFUSED),
