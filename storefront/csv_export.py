@@ -21,9 +21,13 @@ def neutralise(value: object) -> str:
 
 def to_csv(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
     """A CSV document (CRLF lines, minimal quoting) with every cell neutralised."""
+    return rows_to_csv([header]) + rows_to_csv(rows)
+
+
+def rows_to_csv(rows: Iterable[Iterable[object]]) -> str:
+    """CSV lines without a header (a streamed export's later chunks), cells neutralised."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([neutralise(cell) for cell in header])
     for row in rows:
         writer.writerow([neutralise(cell) for cell in row])
     return out.getvalue()

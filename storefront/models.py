@@ -330,6 +330,7 @@ PAYMENT_REFERENCE_MAX_CHARS = 32
 ORDER_STATUS_MAX_CHARS = 16
 CURRENCY_CODE_CHARS = 3
 ORDERS_PER_PAGE = 20
+TRACKING_MAX_CHARS = 100
 ORDER_STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled")
 
 
@@ -374,6 +375,7 @@ class Order(db.Model):
         UniqueConstraint("user_id", "idempotency_key", name="uq_orders_user_id_idempotency_key"),
         Index("ix_orders_user_id_placed_at", "user_id", "placed_at"),
         Index("ix_orders_placed_at", "placed_at"),
+        Index("ix_orders_status_placed_at", "status", "placed_at"),
         CheckConstraint(
             "status IN ('placed', 'paid', 'shipped', 'delivered', 'cancelled')",
             name="status_known",
@@ -412,6 +414,8 @@ class Order(db.Model):
     bill_phone: Mapped[str | None] = mapped_column(String(E164_MAX_CHARS))
     placed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The carrier's reference, given by staff when they ship it (migration 0013).
+    tracking: Mapped[str | None] = mapped_column(String(TRACKING_MAX_CHARS))
 
 
 class OrderLine(db.Model):

@@ -20,7 +20,7 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import and_, delete, func, literal, or_, select, update
 
-from storefront import carts, events, mail, payments
+from storefront import audit, carts, events, mail, payments
 from storefront.database import begin_write, db, insert
 from storefront.exceptions import (
     CheckoutChanged,
@@ -60,6 +60,13 @@ HOLDING_STOCK = frozenset({PLACED, PAID})
 
 MAIL_ORDER_PLACED = mail.ORDER_PLACED
 MAIL_ORDER_CANCELLED = mail.ORDER_CANCELLED
+MAIL_ORDER_STATUS = mail.ORDER_STATUS
+# The audit trail's action for each staff status change (the order's history).
+STAFF_ACTIONS = {PAID: "mark_paid", SHIPPED: "ship", DELIVERED: "deliver",
+                 CANCELLED: "cancel"}
+STATUS_SUBJECTS = {PAID: "Your order {number} is paid",
+                   SHIPPED: "Your order {number} is on its way",
+                   DELIVERED: "Your order {number} was delivered"}
 
 # SF-XXXX-XXXX: no 0/O or 1/I to misread, 32**8 (about 10**12) numbers.
 NUMBER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -72,23 +79,28 @@ IDEMPOTENCY_KEY_BYTES = 24
 Snapshot = tuple[tuple[int, int, str], ...]
 
 
-def _queue_order_mail(kind: str, order: Order, lines: list[OrderLine] | None = None) -> None:
-    """Queue the order's confirmation or cancellation notice in the outbox, inside the
-    action's transaction, to the address the order was placed with; a detached order (its
-    account deleted) has none and gets no mail. `lines` when the caller has them already."""
+def _queue_order_mail(kind: str, order: Order, lines: list[OrderLine] | None = None,
+                      by_staff: bool = False) -> None:
+    """Queue the order's confirmation, status or cancellation notice in the outbox, inside
+    the action's transaction, to the address the order was placed with; a detached order
+    (its account deleted) has none and gets no mail. `lines` when the caller has them
+    already, else one read. A staff action queues it with no account (`user_id` NULL): the
+    outbox's insert policy lets a request queue mail only for itself or for nobody."""
     if not order.email:
         return
     subject = {MAIL_ORDER_PLACED: f"Your order {order.number}",
                MAIL_ORDER_CANCELLED: f"Your order {order.number} was cancelled"}.get(kind)
+    if kind == MAIL_ORDER_STATUS:
+        subject = STATUS_SUBJECTS[order.status].format(number=order.number)
     order_url = mail.external_url("checkout.order", number=order.number)
-    mail.queue(kind, order.user_id, order.email, subject=subject,
+    mail.queue(kind, None if by_staff else order.user_id, order.email, subject=subject,
                **order_mail_context(order, order_url, lines))
 
 
 def order_mail_context(order: Order, order_url: str,
                        lines: list[OrderLine] | None = None) -> dict[str, object]:
-    """What templates/mail/order_placed.* and order_cancelled.* show: the order, its lines
-    (given, or one query), how to pay, and the link to the order's page."""
+    """What templates/mail/order_*.txt and .html show: the order, its lines (given, or one
+    query), how to pay, and the link to the order's page."""
     return {"order": order, "lines": _lines_of([order.id])[order.id] if lines is None else lines,
             "instructions": payment_instructions(order), "order_url": order_url}
 
@@ -377,36 +389,55 @@ def _restore_stock(order_id: int) -> None:
     )
 
 
-def transition(order: Order, to_status: str, *, by_staff: bool = False) -> Order:
+def transition(order: Order, to_status: str, *, by_staff: bool = False,
+               actor: audit.Actor | None = None, tracking: str | None = None,
+               note: str | None = None) -> Order:
     """Move an order to `to_status`, inside the caller's transaction (no commit): the one
     place a status changes.
 
     Allowed (CONTRACT.md): placed → paid → shipped → delivered; cancelled from placed
     (shopper or staff) or paid (staff only). The UPDATE is guarded by the status read, so of
-    two simultaneous changes one wins and the other raises. Cancelling puts the stock back,
-    records an event and queues the notice mail, in the same transaction. Raises
-    `ImpossibleTransition`.
+    two simultaneous changes one wins and the other raises. Shipping keeps `tracking` (the
+    carrier's reference, optional). Cancelling puts the stock back and records an event;
+    every change queues the shopper's notice (cancelled, or paid / shipped / delivered), in
+    the same transaction. A staff change (`actor` given) also writes its audit row, the
+    order's history: before and after status (and tracking). Raises `ImpossibleTransition`.
     """
     allowed = (TRANSITIONS if by_staff else SHOPPER_TRANSITIONS).get(order.status, frozenset())
     if to_status not in allowed:
         raise ImpossibleTransition(order.number, order.status, to_status)
     now = utcnow()
+    values: dict[str, object] = {"status": to_status, "updated_at": now}
+    if to_status == SHIPPED:
+        values["tracking"] = tracking or None
     changed = db.session.execute(
         update(Order).where(Order.id == order.id, Order.status == order.status)
-        .values(status=to_status, updated_at=now)
+        .values(**values)
         .execution_options(synchronize_session=False)
     ).rowcount
     if changed != 1:
         raise ImpossibleTransition(order.number, order.status, to_status)
     was = order.status
     order.status, order.updated_at = to_status, now
+    if to_status == SHIPPED:
+        order.tracking = tracking or None
+    if actor is not None:
+        after: dict[str, object] = {"status": to_status}
+        if to_status == SHIPPED:
+            after["tracking"] = order.tracking
+        if note:
+            after["note"] = note
+        audit.record(actor, STAFF_ACTIONS[to_status], "order", order.number,
+                     {"status": was}, after)
     if to_status == CANCELLED:
         if was in HOLDING_STOCK:
             _restore_stock(order.id)
         # Staff act for the shop: their event names no shopper (events_write policy).
         events.record(events.ORDER_CANCELLED, True, None if by_staff else order.user_id,
                       order.number)
-        _queue_order_mail(MAIL_ORDER_CANCELLED, order)
+        _queue_order_mail(MAIL_ORDER_CANCELLED, order, by_staff=by_staff)
+    else:
+        _queue_order_mail(MAIL_ORDER_STATUS, order, by_staff=by_staff)
     return order
 
 

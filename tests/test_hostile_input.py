@@ -239,7 +239,8 @@ class Shop:
             user_id = db.session.scalar(sa.select(User.id).where(User.email == EMAIL))
             self.valid_arguments["user_id"] = str(user_id)
             pages += ["/admin/products/new", f"/admin/products/{self.product.id}/edit",
-                      "/admin/products/import", f"/admin/customers/{user_id}"]
+                      "/admin/products/import", f"/admin/customers/{user_id}",
+                      "/admin/orders", f"/admin/orders/{self.valid_arguments['number']}"]
         for page in pages:
             parser.feed(self.client.page(page))
         if self.signed_in:
@@ -285,6 +286,9 @@ class Shop:
             # The staff area's forms (the sku is taken: a new product is refused).
             "sku": self.product.sku, "name": "Fuzzed", "description": "", "price": "1.00",
             "stock": "500", "active": "y", "change": "1", "reason": "fuzz",
+            # The order status form: the walk's order is placed, so shipping it is refused
+            # (409) whatever else the form holds, and the order stays as it is.
+            "status": "shipped", "tracking": "TRK-1",
         }
         return {name: plausible.get(name, "x") for name in fields}
 
@@ -372,7 +376,7 @@ def test_every_route_is_walked(app):
     endpoints = {route.endpoint for route in routes}
     assert {"cart.add", "auth.login", "api.put_profile", "account.revoke_session",
             "catalog.product", "static", "checkout.review", "checkout.edit_address",
-            "checkout.cancel_order", "api.get_order"} <= endpoints
+            "checkout.cancel_order", "api.get_order", "admin.orders_list", "admin.order"} <= endpoints
     assert len(routes) == sum(len((rule.methods or set()) - AUTOMATIC_METHODS)
                               for rule in app.url_map.iter_rules())
 

@@ -304,6 +304,11 @@ PROBES = [
     ("orders", "UPDATE", "UPDATE orders SET status = 'cancelled'", 0, 1),
     ("orders", "UPDATE to cy", "UPDATE orders SET user_id = :owner", 0, REFUSED),
     ("orders", "UPDATE to nobody", "UPDATE orders SET user_id = NULL", 0, REFUSED),
+    # Only staff move an order on or change what it costs (0013's orders_guard).
+    ("orders", "UPDATE status to paid", "UPDATE orders SET status = 'paid'", 0, REFUSED),
+    ("orders", "UPDATE tracking", "UPDATE orders SET tracking = 'T-1'", 0, REFUSED),
+    ("orders", "UPDATE total", "UPDATE orders SET total = 0, subtotal = 0", 0, REFUSED),
+    ("orders", "UPDATE detach", "UPDATE orders SET email = NULL, ship_name = ''", 0, 1),
     ("orders", "DELETE", "DELETE FROM orders", REFUSED, REFUSED),
     ("orders", "INSERT for ada", NEW_ORDER, REFUSED, 1),
     ("orders", "INSERT for cy", NEW_ORDER, REFUSED, REFUSED),
@@ -553,6 +558,13 @@ STAFF_PROBES = [
     ("UPDATE audit_events SET action = 'x'", REFUSED),
     ("DELETE FROM audit_events", REFUSED),
     ("UPDATE profiles SET first_name = 'X' WHERE user_id <> :owner", 0),
+    # The staff orders (migration 0013): every order's status and tracking, its lines read;
+    # never deleted, never a line rewritten.
+    ("SELECT user_id FROM orders", ["ada", "bob"]),
+    ("UPDATE orders SET status = 'shipped', tracking = 'T-1'", 2),
+    ("SELECT order_id FROM order_lines", ["ada_order", "bob_order"]),
+    ("DELETE FROM orders", REFUSED),
+    ("UPDATE order_lines SET quantity = 5", REFUSED),
 ]
 
 
@@ -572,6 +584,10 @@ def test_staff_scope_reaches_every_account_and_writes_products(shop):
         assert got == outcome_of(expected, shop), (statement, got)
     # An audit row in another staff member's name is refused.
     assert as_app_role(NEW_AUDIT, scope, owner=shop["bob"]) == REFUSED
+    # The shopper's order notices go out with no account: staff may not queue mail in a
+    # shopper's name (0010's outbox policy, kept by 0013).
+    assert as_app_role(NEW_MAIL.replace(":owner", "NULL"), scope) == 1
+    assert as_app_role(NEW_MAIL, scope, owner=shop["bob"]) == REFUSED
 
 
 @pytest.mark.parametrize("who", ["not staff", "staff but disabled", "no user"])
@@ -589,6 +605,8 @@ def test_the_staff_setting_alone_grants_nothing(shop, who):
     assert as_app_role("SELECT actor_id FROM audit_events", scope) == []
     assert as_app_role("UPDATE users SET is_active = false WHERE id <> :owner", scope,
                        owner=shop["ada"]) == 0
+    assert as_app_role("UPDATE orders SET status = 'paid', tracking = 'X' "
+                       "WHERE user_id <> :owner", scope, owner=shop["ada"]) == 0
 
 
 def test_a_staff_member_outside_the_staff_scope_is_a_shopper(shop):

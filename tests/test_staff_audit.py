@@ -12,9 +12,11 @@ from sqlalchemy import select
 
 from storefront import audit
 from storefront.extensions import db
-from storefront.models import AuditEvent, Product, User, UserSession
+from storefront.models import Address, AuditEvent, Order, OutboxMail, Product, User, UserSession
+from tests.checkout_support import add_address, place
 from tests.factories import make_product
 from tests.staff_support import SHOPPER_EMAIL, image_bytes, shopper_client, staff_client
+from tests.support import count_rows
 
 
 @pytest.fixture
@@ -27,7 +29,8 @@ def post_routes(app) -> set[str]:  # noqa: ANN001
             if rule.endpoint.startswith("admin.") and "POST" in rule.methods}
 
 
-def valid_changes(product: Product, user_id: int, session_id: int) -> dict[str, tuple]:
+def valid_changes(product: Product, user_id: int, session_id: int,
+                  number: str = "SF-AAAA-AAAA") -> dict[str, tuple]:
     """A valid change for each staff POST endpoint: (path, form, multipart)."""
     form = {"sku": product.sku, "name": "Renamed", "description": "", "price": "3.00",
             "stock": "9", "active": "y"}
@@ -46,6 +49,7 @@ def valid_changes(product: Product, user_id: int, session_id: int) -> dict[str, 
                                            {}, False),
         "admin.disable_customer": (f"/admin/customers/{user_id}/disable", {}, False),
         "admin.enable_customer": (f"/admin/customers/{user_id}/enable", {}, False),
+        "admin.order": (f"/admin/orders/{number}", {"status": "paid"}, False),
     }
 
 
@@ -54,13 +58,23 @@ def web_audit_ids() -> list[int]:
         AuditEvent.actor_id.is_not(None))))
 
 
+def placed_order(shopper, product: Product) -> str:  # noqa: ANN001
+    """The shopper buys one of the product; the order's number."""
+    add_address(shopper)
+    assert shopper.post_form("/cart/add", {"product_id": str(product.id)}).status_code == 303
+    assert place(shopper, db.session.scalar(select(Address.id))).status_code == 303
+    db.session.rollback()
+    return db.session.scalar(select(Order.number))
+
+
 def test_every_staff_post_route_writes_an_audit_row(app, make_client):
     browser = staff_client(make_client)
-    shopper_client(make_client)
+    shopper = shopper_client(make_client)
     product = make_product(stock=5)
+    number = placed_order(shopper, product)
     user_id = db.session.scalar(select(User.id).where(User.email == SHOPPER_EMAIL))
     session_id = db.session.scalar(select(UserSession.id).where(UserSession.user_id == user_id))
-    changes = valid_changes(product, user_id, session_id)
+    changes = valid_changes(product, user_id, session_id, number)
     assert set(changes) == post_routes(app), "a staff POST route has no audit check"
     for endpoint, (path, form, multipart) in changes.items():
         before = web_audit_ids()
@@ -76,14 +90,17 @@ def test_every_staff_post_route_writes_an_audit_row(app, make_client):
 
 
 @pytest.mark.parametrize("endpoint", ["admin.edit_product", "admin.adjust_stock",
-                                      "admin.disable_customer", "admin.new_product"])
+                                      "admin.disable_customer", "admin.new_product",
+                                      "admin.order"])
 def test_a_change_whose_audit_row_fails_is_not_written(app, make_client, monkeypatch, endpoint):
     browser = staff_client(make_client)
-    shopper_client(make_client)
+    shopper = shopper_client(make_client)
     product = make_product(stock=5)
+    number = placed_order(shopper, product)
     user_id = db.session.scalar(select(User.id).where(User.email == SHOPPER_EMAIL))
     session_id = db.session.scalar(select(UserSession.id).where(UserSession.user_id == user_id))
-    path, form, multipart = valid_changes(product, user_id, session_id)[endpoint]
+    path, form, multipart = valid_changes(product, user_id, session_id, number)[endpoint]
+    mails = count_rows(OutboxMail)
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("audit store broken")
@@ -95,6 +112,8 @@ def test_a_change_whose_audit_row_fails_is_not_written(app, make_client, monkeyp
     assert response.status_code == 500
     db.session.expire_all()
     stored = db.session.get(Product, product.id)
-    assert (stored.name, stored.stock, stored.price) == (product.name, 5, product.price)
+    assert (stored.name, stored.stock, stored.price) == (product.name, 4, product.price)
+    assert db.session.scalar(select(Order.status)) == "placed"
+    assert count_rows(OutboxMail) == mails
     assert db.session.scalar(select(Product.id).where(Product.sku == "NEW-1")) is None
     assert db.session.get(User, user_id).is_active is True

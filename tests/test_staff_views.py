@@ -26,7 +26,7 @@ from tests.support import PASSWORD, count_rows, field_errors, flashes
 JPEG = image_bytes("JPEG", (800, 600), quality=95)
 ADMIN_GETS = ("/admin", "/admin/products", "/admin/products/new", "/admin/products/1/edit",
               "/admin/products/import", "/admin/customers", "/admin/customers/1",
-              "/admin/audit")
+              "/admin/audit", "/admin/orders", "/admin/orders?format=csv")
 
 
 @pytest.fixture
@@ -145,6 +145,7 @@ def test_staff_posts_without_csrf_token_are_refused(app, staff_browser):
         (f"/admin/customers/{user.id}/sessions/revoke-all", {}),
         (f"/admin/customers/{user.id}/disable", {}),
         (f"/admin/customers/{user.id}/enable", {}),
+        ("/admin/orders/1", {"status": "paid"}),  # tests/test_staff_orders.py: a real order
     ]
     posted = {path for path, _ in routes}
     assert posted == {path.replace("/1/", f"/{product.id}/", 1) if "products" in path

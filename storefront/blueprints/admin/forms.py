@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, DecimalField, IntegerField, PasswordField, StringField
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -25,7 +32,10 @@ from storefront.models import (
     SKU_MAX_CHARS,
     STOCK_MAX,
     STOCK_REASON_MAX_CHARS,
+    TRACKING_MAX_CHARS,
 )
+
+ORDER_STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled")
 
 
 def no_hidden_characters(_form: FlaskForm, field: StringField) -> None:
@@ -93,3 +103,20 @@ class ImportForm(FlaskForm):
 
 class ButtonForm(FlaskForm):
     """A button-only POST: the CSRF token alone."""
+
+
+class OrderStatusForm(FlaskForm):
+    """Change an order's status (CONTRACT.md: `status`, `tracking`). `password` is asked for
+    only when cancelling an order that is paid."""
+
+    status = SelectField("New status", choices=list(ORDER_STATUSES),
+                         validate_choice=True,
+                         validators=[DataRequired("Choose a new status.")])
+    tracking = StringField("Tracking reference (optional)", filters=[strip], validators=[
+        Optional(), Length(max=TRACKING_MAX_CHARS), no_hidden_characters])
+    password = PasswordField("Your password (to cancel a paid order)",
+                             validators=[Optional(), Length(max=PASSWORD_MAX_CHARS)])
+
+    def validate_tracking(self, field: StringField) -> None:
+        if field.data and self.status.data != "shipped":
+            raise ValidationError("A tracking reference goes with shipping only.")

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from storefront import audit, staff
+from storefront import audit, orders, staff, staff_orders
 from storefront.audit import Actor
 from storefront.blueprints.admin import bp
-from storefront.blueprints.admin.forms import ButtonForm, ImportForm, ProductForm, StockForm
+from storefront.blueprints.admin.forms import (
+    ButtonForm,
+    ImportForm,
+    OrderStatusForm,
+    ProductForm,
+    StockForm,
+)
 from storefront.exceptions import (
     CatalogImportError,
     ImageRefused,
+    ImpossibleTransition,
     NotFound,
     SelfDisable,
     SkuTaken,
@@ -50,7 +57,8 @@ def _text_arg(name: str) -> str:
 @bp.get("")
 def dashboard():  # noqa: ANN201
     return render_template("admin/dashboard.html", low_stock=staff.low_stock_products(),
-                           figures=staff.report_figures(), latest=audit.latest(10))
+                           figures=staff.report_figures(), latest=audit.latest(10),
+                           order_figures=staff_orders.order_figures())
 
 
 # Products -----------------------------------------------------------------------------------
@@ -170,6 +178,92 @@ def import_products():  # noqa: ANN201
             return redirect(url_for("admin.products"), 303)
     status = 422 if form.is_submitted() else 200
     return render_template("admin/import.html", form=form, problems=problems), status
+
+
+# Orders -------------------------------------------------------------------------------------
+
+CONFIRM_CANCEL_PAID = ("This order is paid: enter your password to cancel it "  # noqa: S105
+                       "(its stock goes back; pay the shopper back separately).")
+ORDER_STATUS_WORDS = {"placed": "Awaiting payment", "paid": "Paid", "shipped": "Shipped",
+                      "delivered": "Delivered", "cancelled": "Cancelled"}
+ACTION_WORDS = {"paid": "Mark paid", "shipped": "Ship", "delivered": "Mark delivered",
+                "cancelled": "Cancel (stock goes back)"}
+DONE_WORDS = {"paid": "marked paid", "shipped": "shipped", "delivered": "marked delivered",
+              "cancelled": "cancelled; its stock is back"}
+
+
+def _order_filters() -> tuple[str, str]:
+    status = request.args.get("status", "")
+    return (status if status in staff_orders.STATUSES else ""), _text_arg("q")
+
+
+@bp.get("/orders")
+def orders_list():  # noqa: ANN201
+    """The list; `?format=csv`: the whole filtered list (every page) as a CSV download."""
+    status, query = _order_filters()
+    if request.args.get("format") == "csv":
+        return _orders_csv(status, query)
+    return render_template("admin/orders.html", listing=staff_orders.list_orders(
+        status, query, _page()), status=status, query=query, statuses=staff_orders.STATUSES,
+        words=ORDER_STATUS_WORDS)
+
+
+def _orders_csv(status: str, query: str) -> Response:
+    """The filtered list (the same `status` and `q`, every page) as CSV, from one query."""
+    document = "".join(staff_orders.export_csv(status, query))  # one query
+    stamp = utcnow().strftime("%Y%m%d-%H%M")
+    return Response(document, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="orders-{stamp}.csv"',
+        "Cache-Control": "no-store"})
+
+
+def _order_page(number: str, form: OrderStatusForm | None = None, status: int = 200):  # noqa: ANN202
+    found = staff_orders.get_order(number)
+    return render_template(
+        "admin/order.html", found=found, order=found.order, form=form or OrderStatusForm(),
+        words=ORDER_STATUS_WORDS, actions=ACTION_WORDS,
+        instructions=orders.payment_instructions(found.order)), status
+
+
+def _cancel_confirmed(number: str, form: OrderStatusForm) -> bool:
+    """Cancelling a paid order needs the staff member's password again."""
+    if form.status.data != orders.CANCELLED:
+        return True
+    current = staff_orders.get_order(number).order.status
+    if current != orders.PAID:
+        return True
+    if not form.password.data:
+        form.password.errors = [CONFIRM_CANCEL_PAID]
+        return False
+    key = str(current_user.id)
+    password_checks.spend(key)
+    try:
+        with failure_counted(failed_reauths, key):
+            staff.verify_password(current_user.id, form.password.data)
+    except WrongPassword:
+        form.password.errors = [WRONG_PASSWORD]
+        return False
+    return True
+
+
+@bp.route("/orders/<number>", methods=["GET", "POST"])
+def order(number: str):  # noqa: ANN201
+    if request.method == "GET":
+        return _order_page(number)
+    form = OrderStatusForm()
+    staff_orders.get_order(number)  # 404 before anything else for an unknown order
+    if not (form.validate_on_submit() and _cancel_confirmed(number, form)):
+        return _order_page(number, form, 422)
+    to_status = form.status.data
+    try:
+        staff_orders.change_status(_actor(), number, to_status, form.tracking.data or None)
+    except ImpossibleTransition as error:
+        flash(f"Order {error.number} cannot become {ORDER_STATUS_WORDS[error.wanted].lower()}: "
+              f"it is {ORDER_STATUS_WORDS[error.current].lower()}.", "error")
+        return _order_page(number, OrderStatusForm(formdata=None), 409)
+    flash(f"Order {number} was {DONE_WORDS[to_status]}. The shopper is told by e-mail.",
+          "success")
+    return redirect(url_for("admin.order", number=number), 303)
 
 
 # Customers ----------------------------------------------------------------------------------
