@@ -41,6 +41,8 @@ RULE_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 VOLATILE_COLUMNS = frozenset({("user_sessions", "last_seen_at")})
 # Tables a refused request may write: a failed sign-in is recorded (that is the point).
 RECORDS_REFUSALS = frozenset({"events", "alembic_version"})
+# The tables a writing statement names (the walk re-reads only those).
+WRITE_TARGET = re.compile(r'\b(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.I)
 
 
 @dataclass(frozen=True)
@@ -189,15 +191,35 @@ class Shop:
         self.all_fields = declared_fields()
         self.tables = [table for table in db.metadata.sorted_tables
                        if table.name not in RECORDS_REFUSALS]
-        # A request that sent no writing statement changed nothing: the fingerprint of every
-        # table (the walk's main cost) is taken again only after one that did.
-        self.wrote = True
+        # The fingerprint of every table is the walk's main cost: after a request, only the
+        # tables its statements inserted into or updated are read again (all of them after a
+        # DELETE, whose foreign keys may cascade), none after a request that wrote nothing.
+        self.table_names = {table.name for table in self.tables}
+        self.touched: set[str] | None = None  # None: read every table
         sa.event.listen(db.engine, "before_cursor_execute", self._note_write)
         self.before = self.fingerprint()
 
     def _note_write(self, _connection, _cursor, statement: str, *_args: object) -> None:
-        if WRITING.search(statement):
-            self.wrote = True
+        if not WRITING.search(statement):
+            return
+        for verb, name in WRITE_TARGET.findall(statement):
+            if verb.upper().startswith("DELETE"):
+                self.touched = None
+            elif self.touched is not None and name.lower() in self.table_names:
+                self.touched.add(name.lower())
+
+    @property
+    def wrote(self) -> bool:
+        return self.touched is None or bool(self.touched)
+
+    def routes(self) -> list[Route]:
+        """The routes this visitor walks: a staff member only the staff area's (the rest is
+        the signed-in shopper's walk), everyone else all of them (the staff area's answer
+        them 404 at its gate)."""
+        routes = routes_of(self.app)
+        if self.staff:
+            return [route for route in routes if route.endpoint.startswith("admin.")]
+        return routes
 
     def close(self) -> None:
         sa.event.remove(db.engine, "before_cursor_execute", self._note_write)
@@ -294,16 +316,19 @@ class Shop:
 
     # What the database holds ------------------------------------------------------------------
 
-    def fingerprint(self) -> dict[str, list[tuple]]:
+    def fingerprint(self, base: dict[str, list[tuple]] | None = None) -> dict[str, list[tuple]]:
+        """Every table's rows; given the last fingerprint, only the tables written since."""
         db.session.rollback()
-        prints = {}
-        for table in self.tables:
+        prints = dict(base or {})
+        tables = self.tables if base is None or self.touched is None else [
+            table for table in self.tables if table.name in self.touched]
+        for table in tables:
             columns = [column for column in table.columns
                        if (table.name, column.name) not in VOLATILE_COLUMNS]
             rows = db.session.execute(sa.select(*columns).order_by(*table.primary_key.columns))
             prints[table.name] = [tuple(row) for row in rows]
         db.session.rollback()
-        self.wrote = False
+        self.touched = set()
         return prints
 
     # Sending ----------------------------------------------------------------------------------
@@ -332,13 +357,13 @@ class Shop:
         assert status < 500, f"{where} answered {status}"
         if route.under_api:
             assert response.is_json, f"{where} answered {response.mimetype} under /api/"
-        after = self.fingerprint() if self.wrote else self.before
+        after = self.fingerprint(self.before) if self.wrote else self.before
         if 400 <= status < 500:
             changed = {name for name in after if after[name] != self.before[name]}
             assert not changed, f"{where} answered {status} but changed {sorted(changed)}"
         elif route.method in BODY_METHODS:
             self.restore()
-            after = self.fingerprint()
+            after = self.fingerprint(after)
         self.before = after
         return status
 
@@ -383,7 +408,7 @@ def test_every_route_is_walked(app):
 
 def test_hostile_path_arguments(app, shop):
     """Each path argument of each route, replaced by each hostile value."""
-    for route in routes_of(app):
+    for route in shop.routes():
         for argument in route.arguments:
             for hostile in HOSTILE:
                 values = {**shop.valid_arguments, argument: hostile.encoded}
@@ -397,7 +422,7 @@ def test_hostile_path_arguments(app, shop):
 
 def test_hostile_query_strings(app, shop):
     """`?page=`, `?q=`, `?next=` and an unknown key (and a hostile key) on every route."""
-    for route in routes_of(app):
+    for route in shop.routes():
         path = route.path(**shop.valid_arguments)
         writes = route.method in BODY_METHODS
         for hostile in HOSTILE:
@@ -418,7 +443,7 @@ def test_hostile_page_numbers_name_no_page(client):
 
 def test_hostile_form_fields(app, shop):
     """Each field of each form route, hostile on its own, and given twice (hostile first)."""
-    for route in routes_of(app):
+    for route in shop.routes():
         if route.method not in BODY_METHODS or route.under_api:
             continue
         path = route.path(**shop.valid_arguments)
@@ -445,7 +470,7 @@ def test_hostile_form_fields(app, shop):
 
 def test_form_routes_take_form_data_only(app, shop):
     """JSON (of every type), a file part, or another body type on an HTML form route: 400."""
-    for route in routes_of(app):
+    for route in shop.routes():
         if route.method not in BODY_METHODS or route.under_api:
             continue
         path = route.path(**shop.valid_arguments)
@@ -473,7 +498,7 @@ def test_form_routes_take_form_data_only(app, shop):
 def test_hostile_json_keys_and_values(app, shop):
     """Every JSON write of `/api/`: each key with each wrong type and hostile string; JSON the
     guard must refuse; a body that is not JSON."""
-    for route in routes_of(app):
+    for route in shop.routes():
         if route.method not in BODY_METHODS or not route.under_api:
             continue
         path = route.path(**shop.valid_arguments)
@@ -495,7 +520,7 @@ def test_hostile_json_keys_and_values(app, shop):
 def test_hostile_cookies_and_headers(app, shop):
     """A control character or bytes that are not UTF-8 in the session cookie or a header the
     shop reads: 400 on every route, before the visitor is looked up."""
-    for route in routes_of(app):
+    for route in shop.routes():
         path = route.path(**shop.valid_arguments)
         body = b"" if route.method in BODY_METHODS else None
         for header, value in (("Cookie", "session=a\x01b"), ("Cookie", "session=\x00"),
@@ -512,7 +537,7 @@ def test_hostile_cookies_and_headers(app, shop):
 
 def test_methods_a_route_does_not_take_are_405(app, shop):
     taken: dict[str, set[str]] = {}
-    for route in routes_of(app):
+    for route in shop.routes():
         taken.setdefault(route.rule, set()).add(route.method)
     for rule, methods in taken.items():
         # Under /admin, whoever is not staff gets 404 whatever the method.
