@@ -30,6 +30,7 @@ from storefront.models import (
     LOW_STOCK_THRESHOLD,
     MAX_PAGE,
     STOCK_MAX,
+    Order,
     Product,
     Profile,
     StockAdjustment,
@@ -282,7 +283,9 @@ def import_products(actor: Actor, data: bytes) -> catalog.ImportResult:
 # Customers ----------------------------------------------------------------------------------
 
 CUSTOMER_COLUMNS = (User.id, User.email, User.is_active, User.is_staff, User.created_at,
-                    User.last_login_at, Profile.first_name, Profile.last_name)
+                    User.last_login_at, User.email_verified_at, Profile.first_name,
+                    Profile.last_name)
+ORDER_COLUMNS = (Order.number, Order.status, Order.total, Order.currency, Order.placed_at)
 
 
 def list_customers(query: str = "", page: int = 1) -> Page:
@@ -316,6 +319,7 @@ class Customer:
     marketing_opt_in: bool | None
     cart: list[CartLine]
     sessions: list[Any]
+    orders: list[Any]  # ORDER_COLUMNS rows, newest first
 
 
 SESSION_COLUMNS = (UserSession.id, UserSession.created_at, UserSession.last_seen_at,
@@ -324,7 +328,8 @@ SESSION_COLUMNS = (UserSession.id, UserSession.created_at, UserSession.last_seen
 
 
 def get_customer(user_id: int) -> Customer:
-    """A customer's page: profile, saved cart, sessions (no hash, no token); `NotFound`."""
+    """A customer's page: profile and verification, saved cart, sessions (no hash, no
+    token), the newest orders; `NotFound`."""
     account = db.session.execute(
         select(*CUSTOMER_COLUMNS, Profile.phone, Profile.marketing_opt_in)
         .outerjoin(Profile, Profile.user_id == User.id).where(User.id == user_id)).first()
@@ -337,7 +342,10 @@ def get_customer(user_id: int) -> Customer:
     sessions = list(db.session.execute(
         select(*SESSION_COLUMNS).where(UserSession.user_id == user_id)
         .order_by(UserSession.id.desc()).limit(ADMIN_PER_PAGE)))
-    return Customer(account, account.phone, account.marketing_opt_in, cart, sessions)
+    orders = list(db.session.execute(
+        select(*ORDER_COLUMNS).where(Order.user_id == user_id)
+        .order_by(Order.placed_at.desc(), Order.id.desc()).limit(ADMIN_PER_PAGE)))
+    return Customer(account, account.phone, account.marketing_opt_in, cart, sessions, orders)
 
 
 def _live_sessions(user_id: int) -> Any:

@@ -7,11 +7,11 @@ import re
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from storefront import staff
 from storefront.extensions import db
-from storefront.models import AuditEvent, Product, StockAdjustment, User, UserSession
+from storefront.models import AuditEvent, Product, StockAdjustment, User, UserSession, utcnow
 from tests.factories import make_product, make_user
 from tests.staff_support import (
     SHOPPER_EMAIL,
@@ -558,3 +558,23 @@ def test_an_edit_never_overwrites_a_stock_that_changed_since_the_form(app, staff
     assert staff_browser.post_form(path, {**form, "stock": "12", "stock_seen": "7"}
                                    ).status_code == 303
     assert fresh(Product, product.id).stock == 12
+
+
+def test_a_customers_page_shows_verification_and_orders(app, staff_browser, make_client):
+    from tests.checkout_support import add_address, place
+
+    shopper = shopper_client(make_client)
+    user = db.session.scalar(select(User).where(User.email == SHOPPER_EMAIL))
+    page = staff_browser.page(f"/admin/customers/{user.id}")
+    assert 'data-email-verified="false"' in page and "No orders yet." in page
+    product = make_product(price="7.00", stock=5)
+    shopper.post_form("/cart/add", {"product_id": product.id, "quantity": "1"})
+    placed = place(shopper, add_address(shopper))
+    assert placed.status_code == 303
+    number = placed.location.rsplit("/", 1)[-1]
+    db.session.execute(update(User).where(User.id == user.id).values(email_verified_at=utcnow()))
+    db.session.commit()
+    page = staff_browser.page(f"/admin/customers/{user.id}")
+    assert 'data-email-verified="true"' in page
+    assert f'data-order-number="{number}" data-order-status="placed"' in page
+    assert f'href="/admin/orders/{number}"' in page
