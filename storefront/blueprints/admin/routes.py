@@ -130,12 +130,11 @@ def _edit_page(product, form: ProductForm, stock_form: StockForm, status: int = 
         open_carts=staff.count_open_carts(product.id)), status
 
 
-def _deactivation_confirmed(product, form: ProductForm) -> bool:  # noqa: ANN001
-    """Deactivating a product that shoppers hold in their carts needs the password again."""
-    if not product.active or form.active.data or not staff.count_open_carts(product.id):
-        return True
+def _password_confirmed(form, missing: str) -> bool:  # noqa: ANN001
+    """The staff member's password typed again on `form` (`missing` when it is empty),
+    counted against the same budgets as the account pages' checks."""
     if not form.password.data:
-        form.password.errors = [CONFIRM_PASSWORD]
+        form.password.errors = [missing]
         return False
     key = str(current_user.id)
     password_checks.spend(key)
@@ -146,6 +145,13 @@ def _deactivation_confirmed(product, form: ProductForm) -> bool:  # noqa: ANN001
         form.password.errors = [WRONG_PASSWORD]
         return False
     return True
+
+
+def _deactivation_confirmed(product, form: ProductForm) -> bool:  # noqa: ANN001
+    """Deactivating a product that shoppers hold in their carts needs the password again."""
+    if not product.active or form.active.data or not staff.count_open_carts(product.id):
+        return True
+    return _password_confirmed(form, CONFIRM_PASSWORD)
 
 
 @bp.post("/products/<id:product_id>/stock")
@@ -232,18 +238,7 @@ def _cancel_confirmed(number: str, form: OrderStatusForm) -> bool:
     current = staff_orders.get_order(number).order.status
     if current != orders.PAID:
         return True
-    if not form.password.data:
-        form.password.errors = [CONFIRM_CANCEL_PAID]
-        return False
-    key = str(current_user.id)
-    password_checks.spend(key)
-    try:
-        with failure_counted(failed_reauths, key):
-            staff.verify_password(current_user.id, form.password.data)
-    except WrongPassword:
-        form.password.errors = [WRONG_PASSWORD]
-        return False
-    return True
+    return _password_confirmed(form, CONFIRM_CANCEL_PAID)
 
 
 @bp.route("/orders/<number>", methods=["GET", "POST"])
