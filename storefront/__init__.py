@@ -66,9 +66,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from storefront.blueprints.checkout import bp as checkout_bp
     from storefront.blueprints.health import bp as health_bp
     from storefront.blueprints.media import bp as media_bp
+    from storefront.blueprints.mydata import bp as mydata_bp
+    from storefront.blueprints.wishlist import bp as wishlist_bp
 
     for blueprint in (catalog_bp, health_bp, auth_bp, account_bp, cart_bp, api_bp, checkout_bp,
-                      admin_bp, media_bp):
+                      admin_bp, media_bp, wishlist_bp, mydata_bp):
         app.register_blueprint(blueprint)
     auth_setup.register(app)
     errors.register(app)

@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 
-from flask import current_app
-from sqlalchemy import delete, func, or_, select, update
+from flask import current_app, has_request_context
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from storefront import carts, events, mail, orders, rls, tokens
+from storefront import carts, events, mail, media, orders, rls, tokens
 from storefront.database import begin_write, db
 from storefront.emails import canonical_email
 from storefront.exceptions import (
@@ -38,6 +38,7 @@ from storefront.models import (
     SESSION_TOKEN_BYTES,
     STALE_SESSION_DAYS,
     USER_AGENT_MAX_CHARS,
+    OutboxMail,
     Profile,
     User,
     UserSession,
@@ -406,7 +407,9 @@ def revoke_session(user_id: int, session_id: int) -> None:
 
 
 def delete_account(user_id: int, password: str) -> None:
-    """Delete the user and, by cascade, the profile, sessions, saved cart and address book.
+    """Delete the user and, by cascade, the profile, sessions, saved cart, address book,
+    e-mail tokens, wishlist and its share link; the account's mails (queued or sent) and the
+    profile picture's files go too.
 
     Needs the password (`WrongPassword` otherwise). Events keep their counts without the user.
     Orders stay for the shop's books, detached from the person in the same transaction
@@ -415,9 +418,25 @@ def delete_account(user_id: int, password: str) -> None:
     """
     _check_password(user_id, password)
     begin_write()
+    avatar_key = db.session.scalar(
+        select(User.avatar_key).where(User.id == user_id).with_for_update())
     orders.detach_orders(user_id)
+    _forget_mail(user_id)
     db.session.execute(delete(User).where(User.id == user_id))
     db.session.commit()
+    if avatar_key:  # files go once the account is gone for good
+        media.delete_avatar(avatar_key)
+
+
+def _forget_mail(user_id: int) -> None:
+    """Remove the account's mails, queued or sent, inside the deletion's transaction. The app
+    role may not touch the outbox: on PostgreSQL a SECURITY DEFINER function (migration 0015)
+    deletes the rows of `storefront.user_id`, and nothing else."""
+    if db.engine.dialect.name == "postgresql" and has_request_context():
+        db.session.execute(text("SELECT storefront_forget_mail()"))
+        return
+    # SQLite, or a command outside a request (the connecting role, no row-level scope).
+    db.session.execute(delete(OutboxMail).where(OutboxMail.user_id == user_id))
 
 
 @dataclass(frozen=True)

@@ -563,6 +563,38 @@ def _plan_merge(user_id: int, guest: GuestCart) -> list[MergedLine]:
     return decided
 
 
+@dataclass(frozen=True)
+class AddedLines:
+    lines: tuple[MergedLine, ...]  # each line's facts, in the order given
+    written: frozenset[int]  # the product ids whose saved line the upsert wrote
+
+
+def add_lines_within(user_id: int, lines: GuestLines) -> AddedLines:
+    """Add these lines (`{product_id: quantity}`, in order) to the saved cart inside the
+    caller's write transaction (no commit): the merge's rules, without its once-per-cart
+    record. Quantities are summed with the saved line, then capped at stock and 99; lines of
+    products gone, inactive or sold out are dropped, as are new lines past the 50-line
+    limit. Returns each line's facts, in order, and the products whose line the database
+    wrote. Constant cost: one read (the user's row locked), one bulk upsert."""
+    if not lines:
+        return AddedLines((), frozenset())
+    decided = _plan_merge(user_id, GuestCart("", lines))
+    kept = [line for line in decided if not line.outcome.dropped]
+    if kept:
+        now = utcnow()
+        values = [
+            {"user_id": user_id, "product_id": line.product_id,
+             "quantity": cap_quantity(line.guest, line.stock),
+             "added_at": now + timedelta(microseconds=index), "updated_at": now}
+            for index, line in enumerate(kept)
+        ]
+        written = frozenset(db.session.scalars(
+            _adding_to_existing_lines(insert(UserCart).values(values))
+            .returning(UserCart.product_id)))
+        return AddedLines(tuple(decided), written)
+    return AddedLines(tuple(decided), frozenset())
+
+
 def merge_into_saved_cart(user_id: int, guest: GuestCart) -> MergeResult:
     """Merge a guest cart into the saved cart, inside the caller's transaction (no commit).
 

@@ -147,3 +147,11 @@ class StockChanged(StorefrontError):
     def __init__(self, stock: int) -> None:
         self.stock = stock
         super().__init__(f"the stock is now {stock}")
+
+
+class WishlistFull(StorefrontError):
+    """A new wishlist item would pass the wishlist's limit."""
+
+    def __init__(self, max_items: int) -> None:
+        self.max_items = max_items
+        super().__init__(f"a wishlist holds at most {max_items} items")

@@ -36,7 +36,10 @@ ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")
 WEBP_QUALITY = 82
 KEY_BYTES = 16
 # A stored file's name: the random key and a width. Anything else names no file.
-FILE_NAME = re.compile(r"([0-9a-f]{32})-(320|640|1280)\.webp")
+FILE_NAME = re.compile(r"([0-9a-f]{32})-(320|640|1280|256|64)\.webp")
+# Profile pictures: square, cropped to the centre, at these sizes; a smaller upload limit.
+AVATAR_SIZES = (256, 64)
+AVATAR_MAX_BYTES = 2 * 1024 * 1024
 REFUSED_FORMAT = "Upload a JPEG, PNG or WebP image; this file is not one."
 REFUSED_PIXELS = "The image has too many pixels (at most 40 megapixels)."
 REFUSED_SVG = "SVG images are not accepted: upload a JPEG, PNG or WebP image."
@@ -95,12 +98,12 @@ def _looks_like_svg(data: bytes) -> bool:
     return head.startswith(b"<") or b"<svg" in head
 
 
-def _open(data: bytes) -> Image.Image:
+def _open(data: bytes, max_bytes: int = IMAGE_MAX_BYTES) -> Image.Image:
     """The decoded image, or `ImageRefused` saying why not."""
     if not data:
         raise ImageRefused("The file is empty.")
-    if len(data) > IMAGE_MAX_BYTES:
-        raise ImageRefused(f"The image is larger than {IMAGE_MAX_BYTES // (1024 * 1024)} MB.")
+    if len(data) > max_bytes:
+        raise ImageRefused(f"The image is larger than {max_bytes // (1024 * 1024)} MB.")
     if _looks_like_svg(data):
         raise ImageRefused(REFUSED_SVG)
     with warnings.catch_warnings():
@@ -166,3 +169,34 @@ def read_file(name: str) -> bytes | None:
     if not FILE_NAME.fullmatch(name):
         return None
     return storage().read(name)
+
+
+def render_avatar(data: bytes) -> dict[int, bytes]:
+    """A profile picture as square WebP copies at each of `AVATAR_SIZES` (the centre of the
+    upload, cropped and scaled; at most `AVATAR_MAX_BYTES` uploaded); `ImageRefused` with a
+    reason otherwise. The same checks as product images: allow-list, bomb, full decode,
+    pixels only."""
+    clean = _pixels_only(_open(data, AVATAR_MAX_BYTES))
+    copies = {}
+    for size in AVATAR_SIZES:
+        square = ImageOps.fit(clean, (size, size), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        square.save(out, format="WEBP", quality=WEBP_QUALITY)
+        copies[size] = out.getvalue()
+    return copies
+
+
+def store_avatar(data: bytes) -> str:
+    """Check, crop, re-encode and store a profile picture; its new random key."""
+    copies = render_avatar(data)
+    key = secrets.token_hex(KEY_BYTES)
+    target = storage()
+    for size, webp in copies.items():
+        target.save(file_name(key, size), webp)
+    return key
+
+
+def delete_avatar(key: str) -> None:
+    target = storage()
+    for size in AVATAR_SIZES:
+        target.delete(file_name(key, size))

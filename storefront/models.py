@@ -164,6 +164,8 @@ class User(UserMixin, db.Model):
     # When the current address was proven by a link mailed to it; None: not (yet) verified.
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     is_staff: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The random key of the profile picture's WebP files (storefront/media.py), if any.
+    avatar_key: Mapped[str | None] = mapped_column(String(IMAGE_KEY_MAX_CHARS))
 
     profile: Mapped[Profile] = relationship(
         back_populates="user", lazy="raise", uselist=False, passive_deletes=True
@@ -481,4 +483,40 @@ class StockAdjustment(db.Model):
     delta: Mapped[int]
     stock_after: Mapped[int]
     reason: Mapped[str] = mapped_column(String(STOCK_REASON_MAX_CHARS))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+# Wishlist and avatars (issue 17) ---------------------------------------------------------------
+
+WISHLIST_MAX_ITEMS = 100
+SHARE_KEY_BYTES = 16  # secrets.token_urlsafe(16): 22 characters
+SHARE_KEY_MAX_CHARS = 64  # anything longer names no wishlist
+
+
+class WishlistItem(db.Model):
+    """A product a shopper wishes for, with the quantity wished: one row per product."""
+
+    __tablename__ = "wishlist_items"
+    __table_args__ = (
+        CheckConstraint(f"quantity BETWEEN 1 AND {LINE_MAX_QUANTITY}", name="quantity_in_range"),
+        Index("ix_wishlist_items_user_id_added_at", "user_id", "added_at"),
+    )
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id"), primary_key=True, index=True
+    )
+    quantity: Mapped[int]
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WishlistShare(db.Model):
+    """A wishlist's share link, while it is on: only the SHA-256 of its key is kept."""
+
+    __tablename__ = "wishlist_shares"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -28,11 +28,13 @@ SET_SCOPE = (
     "set_config('storefront.token_hash', %s, true), "
     "set_config('storefront.email', %s, true), "
     "set_config('storefront.email_token_hash', %s, true), "
-    "set_config('storefront.staff', %s, true)"
+    "set_config('storefront.staff', %s, true), "
+    "set_config('storefront.share_key_hash', %s, true)"
 )
-# (user_id, session token hash, canonical e-mail, e-mail token hash, staff "1" or "")
-Scope = tuple[str, str, str, str, str]
-NOBODY: Scope = ("", "", "", "", "")
+# (user_id, session token hash, canonical e-mail, e-mail token hash, staff "1" or "",
+# shared-wishlist key hash)
+Scope = tuple[str, str, str, str, str, str]
+NOBODY: Scope = ("", "", "", "", "", "")
 
 
 def scope_prefix() -> Prefix | None:
@@ -52,11 +54,12 @@ def restore(scope: Scope) -> None:
 
 
 def _replace(**parts: str) -> None:
-    user_id, token_hash, email, email_token_hash, staff = current_scope()
+    user_id, token_hash, email, email_token_hash, staff, share_key_hash = current_scope()
     values = {"user_id": user_id, "token_hash": token_hash, "email": email,
-              "email_token_hash": email_token_hash, "staff": staff, **parts}
+              "email_token_hash": email_token_hash, "staff": staff,
+              "share_key_hash": share_key_hash, **parts}
     restore((values["user_id"], values["token_hash"], values["email"],
-             values["email_token_hash"], values["staff"]))
+             values["email_token_hash"], values["staff"], values["share_key_hash"]))
 
 
 def act_as(user_id: int | None, token_hash: str | None = None, email: str | None = None,
@@ -64,7 +67,8 @@ def act_as(user_id: int | None, token_hash: str | None = None, email: str | None
     """Scope this request's statements to a user; before the user is known, to the session
     row a token hash names, the account an e-mail (canonical form) names, or the e-mail
     token (a mailed link's) a hash names. Staff rights are dropped (see act_as_staff)."""
-    restore((str(user_id or ""), token_hash or "", email or "", email_token_hash or "", ""))
+    restore((str(user_id or ""), token_hash or "", email or "", email_token_hash or "", "",
+             ""))
 
 
 def act_as_staff() -> None:
@@ -84,3 +88,9 @@ def find_by_email_token(token_hash: str) -> None:
     """Let this request also read the e-mail token this hash names, and its account (a
     mailed link being opened), keeping the rest of its scope."""
     _replace(email_token_hash=token_hash)
+
+
+def find_by_share_key(key_hash: str) -> None:
+    """Let this request also read the shared wishlist whose key this hash is (its share row,
+    its items and its owner's profile; migration 0015), keeping the rest of its scope."""
+    _replace(share_key_hash=key_hash)

@@ -163,9 +163,14 @@ SCHEMAS: dict[str, Any] = {
     },
     "Me": {
         "type": "object",
-        "required": ["id", "email", "profile"],
+        "required": ["id", "email", "profile", "avatar_url"],
         "properties": {
             "id": {"type": "integer", "minimum": 1, "maximum": ID_MAX},
+            "avatar_url": {
+                "type": ["string", "null"],
+                "pattern": "^/media/[0-9a-f]{32}-256\\.webp$",
+                "description": "The profile picture (256 px square WebP), null without one.",
+            },
             "email": {
                 "type": "string",
                 "minLength": 3,
@@ -362,7 +367,7 @@ DOCUMENT: dict[str, Any] = {
         "/api/me": {
             "get": {
                 "operationId": "getMe",
-                "summary": "The signed-in account: id, e-mail and profile.",
+                "summary": "The signed-in account: id, e-mail, profile and picture.",
                 "security": SIGNED_IN,
                 "responses": _responses(
                     _json(_ref("schemas", "Me"), "The account."), "400", "401", "404", "500",

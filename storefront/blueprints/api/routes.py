@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, jsonify, request
+from flask import abort, jsonify, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
@@ -46,7 +46,10 @@ def writes_need_a_session_and_a_token():  # noqa: ANN201
 @login_required
 def me():  # noqa: ANN201
     profile = accounts.get_profile(current_user.id)
-    return jsonify(id=current_user.id, email=current_user.email, profile=profile_json(profile))
+    key = current_user.avatar_key
+    avatar_url = url_for("media.image", filename=f"{key}-256.webp") if key else None
+    return jsonify(id=current_user.id, email=current_user.email, profile=profile_json(profile),
+                   avatar_url=avatar_url)
 
 
 @bp.get("/profile")

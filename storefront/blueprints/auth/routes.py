@@ -26,6 +26,7 @@ from storefront.blueprints.auth.forms import (
 )
 from storefront.blueprints.cart.session_cart import read_guest_cart, settle_guest_cart
 from storefront.blueprints.redirects import safe_next
+from storefront.blueprints.wishlist.pending import read_pending_wish, settle_pending_wish
 from storefront.emails import canonical_email
 from storefront.exceptions import EmailTaken, InvalidCredentials, InvalidToken
 from storefront.rate_limits import (
@@ -56,6 +57,7 @@ def register():  # noqa: ANN201
     if form.validate_on_submit():
         registrations.spend(request.remote_addr or "")
         guest = read_guest_cart()
+        wish = read_pending_wish()
         try:
             signed = accounts.register(
                 form.email.data, form.password.data, form.first_name.data,
@@ -70,6 +72,7 @@ def register():  # noqa: ANN201
             start_session(signed)
             flash("Welcome! Your account is ready.", "success")
             settle_guest_cart(guest, signed.merge)
+            settle_pending_wish(signed.user.id, wish)
             return redirect(next_url or url_for("account.overview"), 303)
     status = 422 if form.is_submitted() else 200
     return render_template("auth/register.html", form=form, next_url=next_url), status
@@ -87,6 +90,7 @@ def login():  # noqa: ANN201
         # they leave is ended.
         signed_in = current_user.is_authenticated
         guest = None if signed_in else read_guest_cart()
+        wish = None if signed_in else read_pending_wish()
         try:
             with failure_counted(failed_sign_ins, canonical_email(form.email.data)):
                 signed = accounts.sign_in(
@@ -100,6 +104,7 @@ def login():  # noqa: ANN201
             start_session(signed)
             flash("You are signed in.", "success")
             settle_guest_cart(guest, signed.merge)
+            settle_pending_wish(signed.user.id, wish)
             return redirect(next_url or url_for("account.overview"), 303)
     if form.is_submitted():
         return render_template(
