@@ -10,7 +10,8 @@ PostgreSQL: both tables get FORCE ROW LEVEL SECURITY with the maintenance policy
 connecting role and own-rows policies for `storefront_app`. The shared-wishlist page reads
 through one narrow path: with `storefront.share_key_hash` set to the hash of the key in the
 link, the app role may read that share row, its wishlist items and its owner's profile (the
-page shows the first name only), and nothing else; no write goes through it. Deleting an
+page shows the first name only), and nothing else; no write goes through it. The app role
+may read the current user's own events (the data export). Deleting an
 account removes the mails queued for it: `storefront_forget_mail()`, a SECURITY DEFINER
 function, deletes the outbox rows of `storefront.user_id` and nothing else (the app role
 itself still may not read or delete outbox rows).
@@ -82,6 +83,10 @@ def upgrade():
                f"TO {APP_ROLE} USING (user_id IN {SHARED_OWNER})")
     op.execute(f"CREATE POLICY profiles_shared_wishlist ON profiles FOR SELECT "
                f"TO {APP_ROLE} USING (user_id IN {SHARED_OWNER})")
+    # The data export shows the account its own events (0007 let the app role only add them).
+    op.execute(f"CREATE POLICY events_own_read ON events FOR SELECT TO {APP_ROLE} "
+               f"USING (user_id = {CURRENT_USER_ID})")
+    op.execute(f"GRANT SELECT ON events TO {APP_ROLE}")
     op.execute(f"""
         CREATE FUNCTION storefront_forget_mail() RETURNS integer
         LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -97,6 +102,7 @@ def downgrade():
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION storefront_forget_mail()")
         op.execute("DROP POLICY profiles_shared_wishlist ON profiles")
+        op.execute("DROP POLICY events_own_read ON events")
     op.drop_table("wishlist_shares")
     op.drop_table("wishlist_items")
     with op.batch_alter_table("users") as batch:
