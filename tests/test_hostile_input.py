@@ -185,7 +185,8 @@ class Shop:
         # A well-formed e-mail token that names nothing (a mailed link's shape).
         self.valid_arguments = {"slug": self.slug, "filename": "style.css", "session_id": "1",
                                 "token": "t" * 43, "address_id": "1", "number": "SF-AAAA-AAAA",
-                                "product_id": str(self.product.id), "user_id": "1"}
+                                "product_id": str(self.product.id), "user_id": "1",
+                                "key": "k" * 22}
         self.start()
         self.fields_by_action = self._harvest_forms()
         self.all_fields = declared_fields()
@@ -256,7 +257,8 @@ class Shop:
                  "/account", "/account/profile", "/account/password", "/account/sessions",
                  "/auth/forgot", "/account/email",
                  "/checkout", "/account/addresses", "/account/addresses/new",
-                 "/account/orders", f"/account/orders/{self.valid_arguments['number']}"]
+                 "/account/orders", f"/account/orders/{self.valid_arguments['number']}",
+                 "/account/wishlist", "/account/avatar", "/account/data"]
         if self.staff:
             user_id = db.session.scalar(sa.select(User.id).where(User.email == EMAIL))
             self.valid_arguments["user_id"] = str(user_id)

@@ -20,10 +20,13 @@ from storefront.models import (
     EmailToken,
     Order,
     OrderLine,
+    OutboxMail,
     Profile,
     User,
     UserCart,
     UserSession,
+    WishlistItem,
+    WishlistShare,
     utcnow,
 )
 from tests.factories import make_product, make_user
@@ -136,6 +139,8 @@ def shop(app, database_url):  # noqa: ANN001, ANN201
                                   expires_at=utcnow()))
         db.session.add(Address(user_id=ids[name], full_name=name, line1="1 Road", city="C",
                                country="GB"))
+        db.session.add(WishlistItem(user_id=ids[name], product_id=first.id, quantity=1))
+        db.session.add(WishlistShare(user_id=ids[name], key_hash=f"share-key-of-{name}"))
         order = Order(number=f"SF-{name.upper():A<4}-AAAA", user_id=ids[name], status="placed",
                       payment_method="cash_on_delivery", currency="EUR", subtotal=10,
                       shipping=0, total=10, **{f"{kind}_{part}": "x" for kind in ("ship", "bill")
@@ -154,7 +159,8 @@ def shop(app, database_url):  # noqa: ANN001, ANN201
 
 def as_app_role(statement: str, scope: dict[str, object], **params: object) -> object:
     """Run one statement as `storefront_app` in a scope set as storefront/rls.py sets it
-    (`user_id`, `token_hash`, `email`, `email_token_hash`, `staff`), in a transaction rolled back at
+    (`user_id`, `token_hash`, `email`, `email_token_hash`, `staff`, `share_key_hash`), in a
+    transaction rolled back at
     once.
 
     Returns the first column of the rows it returned (sorted, distinct), the number of rows
@@ -166,8 +172,10 @@ def as_app_role(statement: str, scope: dict[str, object], **params: object) -> o
             "set_config('storefront.token_hash', :token_hash, true), "
             "set_config('storefront.email', :email, true), "
             "set_config('storefront.email_token_hash', :email_token_hash, true), "
-            "set_config('storefront.staff', :staff, true)"
-        ), {"user_id": str(scope.get("user_id") or ""),
+            "set_config('storefront.staff', :staff, true), "
+            "set_config('storefront.share_key_hash', :share_key_hash, true)"
+        ), {"share_key_hash": scope.get("share_key_hash") or "",
+            "user_id": str(scope.get("user_id") or ""),
             "token_hash": scope.get("token_hash") or "", "email": scope.get("email") or "",
             "email_token_hash": scope.get("email_token_hash") or "",
             "staff": "1" if scope.get("staff") else ""})
@@ -246,7 +254,7 @@ PROBES = [
     ("user_sessions", "UPDATE to cy", "UPDATE user_sessions SET user_id = :owner", 0, REFUSED),
     ("user_sessions", "TRUNCATE", "TRUNCATE user_sessions", REFUSED, REFUSED),
 
-    ("events", "SELECT", "SELECT user_id FROM events", [], []),
+    ("events", "SELECT", "SELECT user_id FROM events", [], ["ada"]),
     ("events", "UPDATE", "UPDATE events SET ok = true", 0, 0),
     ("events", "DELETE", "DELETE FROM events", 0, 0),
     ("events", "INSERT for nobody", "INSERT INTO events (kind, ok, user_id, created_at, detail) "
@@ -257,6 +265,25 @@ PROBES = [
      "VALUES ('probe', true, :owner, now(), '')", REFUSED, REFUSED),
     ("events", "UPDATE to cy", "UPDATE events SET user_id = :owner", 0, 0),
     ("events", "TRUNCATE", "TRUNCATE events", REFUSED, REFUSED),
+
+    ("wishlist_items", "SELECT", "SELECT user_id FROM wishlist_items", [], ["ada"]),
+    ("wishlist_items", "UPDATE", "UPDATE wishlist_items SET quantity = 2", 0, 1),
+    ("wishlist_items", "DELETE", "DELETE FROM wishlist_items", 0, 1),
+    ("wishlist_items", "INSERT for cy", "INSERT INTO wishlist_items (user_id, product_id, "
+     "quantity, added_at) VALUES (:owner, :p2, 1, now())", REFUSED, REFUSED),
+    ("wishlist_items", "INSERT for ada", "INSERT INTO wishlist_items (user_id, product_id, "
+     "quantity, added_at) VALUES (:owner, :p2, 1, now())", REFUSED, 1),
+    ("wishlist_items", "UPDATE to cy", "UPDATE wishlist_items SET user_id = :owner", 0, REFUSED),
+    ("wishlist_items", "TRUNCATE", "TRUNCATE wishlist_items", REFUSED, REFUSED),
+
+    ("wishlist_shares", "SELECT", "SELECT user_id FROM wishlist_shares", [], ["ada"]),
+    ("wishlist_shares", "UPDATE", "UPDATE wishlist_shares SET key_hash = key_hash", 0, 1),
+    ("wishlist_shares", "DELETE", "DELETE FROM wishlist_shares", 0, 1),
+    ("wishlist_shares", "INSERT for cy", "INSERT INTO wishlist_shares (user_id, key_hash, "
+     "created_at) VALUES (:owner, 'new', now())", REFUSED, REFUSED),
+    ("wishlist_shares", "UPDATE to cy", "UPDATE wishlist_shares SET user_id = :owner", 0,
+     REFUSED),
+    ("wishlist_shares", "TRUNCATE", "TRUNCATE wishlist_shares", REFUSED, REFUSED),
 
     ("user_carts", "SELECT", "SELECT user_id FROM user_carts", [], ["ada"]),
     ("user_carts", "UPDATE", "UPDATE user_carts SET quantity = 2", 0, 1),
@@ -615,3 +642,32 @@ def test_a_staff_member_outside_the_staff_scope_is_a_shopper(shop):
     assert as_app_role("SELECT id FROM users", scope) == [shop["ada"]]
     assert as_app_role("UPDATE products SET price = 1", scope) == REFUSED  # stock only
     assert as_app_role(NEW_AUDIT, scope, owner=shop["ada"]) == REFUSED
+
+
+def test_a_share_key_reads_one_wishlist_and_its_first_name_only(shop):
+    """With a share key's hash set (the shared page), the app role reads that wishlist, its
+    share row and its owner's profile, and writes nothing through it."""
+    by_key = {"share_key_hash": "share-key-of-bob"}
+    assert as_app_role("SELECT user_id FROM wishlist_items", by_key) == [shop["bob"]]
+    assert as_app_role("SELECT user_id FROM wishlist_shares", by_key) == [shop["bob"]]
+    assert as_app_role("SELECT user_id FROM profiles", by_key) == [shop["bob"]]
+    assert as_app_role("SELECT id FROM users", by_key) == []
+    assert as_app_role("SELECT user_id FROM addresses", by_key) == []
+    for statement in ("UPDATE wishlist_items SET quantity = 5", "DELETE FROM wishlist_items",
+                      "DELETE FROM wishlist_shares", "UPDATE profiles SET first_name = 'X'"):
+        assert as_app_role(statement, by_key) == 0, statement
+    assert as_app_role("SELECT user_id FROM wishlist_items",
+                       {"share_key_hash": "no-such-key"}) == []
+
+
+def test_forget_mail_deletes_only_the_current_users_outbox_rows(shop):
+    """Account deletion's narrow path to the outbox (migration 0015)."""
+    for name in ("ada", "bob"):
+        db.session.add(OutboxMail(user_id=shop[name], kind="k", recipient="r@example.com",
+                                  subject="s", body_text="t", body_html="h"))
+    db.session.commit()
+    assert as_app_role("SELECT storefront_forget_mail()", NOBODY) == [0]
+    adas = db.session.scalar(select(func.count()).select_from(OutboxMail)
+                             .where(OutboxMail.user_id == shop["ada"]))
+    assert as_app_role("SELECT storefront_forget_mail()", {"user_id": shop["ada"]}) == [adas]
+    assert as_app_role("DELETE FROM outbox WHERE true", {"user_id": shop["ada"]}) in (0, REFUSED)
