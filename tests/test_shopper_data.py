@@ -71,6 +71,7 @@ def test_an_avatar_is_two_square_webps_shown_in_the_header_and_the_api(ada, app)
         assert served.headers["X-Content-Type-Options"] == "nosniff"
         assert Image.open(io.BytesIO(served.data)).size == (size, size)
     assert f"/media/{key}-64.webp" in ada.page("/")
+    assert f"/media/{key}-256.webp" in ada.page("/account")
     assert ada.get("/api/me").get_json()["avatar_url"] == f"/media/{key}-256.webp"
 
 
