@@ -227,3 +227,17 @@ def test_turning_sharing_off_or_on_again_kills_old_links(ada, make_client):
     ada.post_form("/account/wishlist/share", {})
     assert stranger.get(new).status_code == 404
     assert stranger.get("/wishlist/shared/" + "x" * 500).status_code == 404
+
+
+def test_move_all_costs_the_same_at_1_and_30_items(ada, count_queries):
+    products = make_products(31, stock=5)
+    ada.post_form("/wishlist/add", {"product_id": products[0].id})
+    token = ada.csrf_token()
+    with count_queries() as one:
+        ada.post("/wishlist/move-all", data={"csrf_token": token})
+    for product in products[1:]:
+        ada.post_form("/wishlist/add", {"product_id": product.id})
+    with count_queries() as thirty:
+        ada.post("/wishlist/move-all", data={"csrf_token": token})
+    assert len(cart_lines()) == 31 and wished(ada) == {}
+    assert len(one) == len(thirty)
