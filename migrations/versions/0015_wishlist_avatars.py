@@ -103,7 +103,8 @@ def downgrade():
         op.execute("DROP FUNCTION storefront_forget_mail()")
         op.execute("DROP POLICY profiles_shared_wishlist ON profiles")
         op.execute("DROP POLICY events_own_read ON events")
+        op.execute(f"REVOKE SELECT ON events FROM {APP_ROLE}")
+    op.drop_table("wishlist_items")  # first: its policy reads wishlist_shares
     op.drop_table("wishlist_shares")
-    op.drop_table("wishlist_items")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("avatar_key")
