@@ -301,7 +301,8 @@ def test_api_me_and_profile_need_sign_in_and_answer_json(client):
 def test_api_me_returns_the_user_and_profile(ada, bob):
     me = ada.get("/api/me").get_json()
     assert me == {"id": user_id("ada@example.com"), "email": "ada@example.com", "profile": {
-        "first_name": "Ada", "last_name": "Lovelace", "phone": None, "marketing_opt_in": False}}
+        "first_name": "Ada", "last_name": "Lovelace", "phone": None, "marketing_opt_in": False},
+        "avatar_url": None}
     assert bob.get("/api/me").get_json()["email"] == "bob@example.com"
 
 
