@@ -430,7 +430,7 @@ def delete_account(user_id: int, password: str) -> None:
 
 def _forget_mail(user_id: int) -> None:
     """Remove the account's mails, queued or sent, inside the deletion's transaction. The app
-    role may not touch the outbox: on PostgreSQL a SECURITY DEFINER function (migration 0015)
+    role may not touch the outbox: on PostgreSQL a SECURITY DEFINER function (migration 0014)
     deletes the rows of `storefront.user_id`, and nothing else."""
     if db.engine.dialect.name == "postgresql" and has_request_context():
         db.session.execute(text("SELECT storefront_forget_mail()"))

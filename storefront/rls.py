@@ -92,5 +92,5 @@ def find_by_email_token(token_hash: str) -> None:
 
 def find_by_share_key(key_hash: str) -> None:
     """Let this request also read the shared wishlist whose key this hash is (its share row,
-    its items and its owner's profile; migration 0015), keeping the rest of its scope."""
+    its items and its owner's profile; migration 0014), keeping the rest of its scope."""
     _replace(share_key_hash=key_hash)

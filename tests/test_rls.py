@@ -661,7 +661,7 @@ def test_a_share_key_reads_one_wishlist_and_its_first_name_only(shop):
 
 
 def test_forget_mail_deletes_only_the_current_users_outbox_rows(shop):
-    """Account deletion's narrow path to the outbox (migration 0015)."""
+    """Account deletion's narrow path to the outbox (migration 0014)."""
     for name in ("ada", "bob"):
         db.session.add(OutboxMail(user_id=shop[name], kind="k", recipient="r@example.com",
                                   subject="s", body_text="t", body_html="h"))

@@ -16,16 +16,16 @@ account removes the mails queued for it: `storefront_forget_mail()`, a SECURITY 
 function, deletes the outbox rows of `storefront.user_id` and nothing else (the app role
 itself still may not read or delete outbox rows).
 
-Revision ID: 0015
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-03
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
