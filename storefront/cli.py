@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -20,13 +21,15 @@ catalog_cli = AppGroup("catalog", help="Load products into the catalog.")
 @catalog_cli.command("import")
 @click.argument("file", type=click.File("rb"))
 def import_command(file: click.utils.LazyFile) -> None:
-    """Upsert products by sku from FILE.csv (columns sku,name,price,stock,description).
+    """Upsert products by sku from FILE.csv (columns sku,name,price,stock[,description]
+    [,image][,categories]); `image` is a picture's path relative to FILE.csv, `categories`
+    like `Coffee > Beans | Gifts`.
 
     Every row is checked first; if any is bad, each problem is printed as `line N: reason`,
     nothing is written and the command exits 1.
     """
     try:
-        result = catalog.import_products(file.read())
+        result = catalog.import_products(file.read(), image_root=_folder_of(file.name))
     except CatalogImportError as error:
         for line, reason in error.problems:
             click.echo(f"line {line}: {reason}", err=True)
@@ -34,6 +37,12 @@ def import_command(file: click.utils.LazyFile) -> None:
             f"{file.name}: {len(error.problems)} bad line(s); nothing was imported"
         ) from None
     click.echo(f"Imported {file.name}: {result.created} created, {result.updated} updated.")
+
+
+def _folder_of(name: str) -> Path | None:
+    """The CSV's folder: `image` paths in it are relative to the file (stdin: the current
+    folder)."""
+    return None if name == "-" else Path(name).resolve().parent
 
 
 @catalog_cli.command("demo")

@@ -148,10 +148,13 @@ def render_webp(data: bytes) -> dict[int, bytes]:
     return copies
 
 
-def store_image(data: bytes) -> str:
-    """Check, re-encode and store an upload; its new random key (`file_name(key, width)`)."""
+def store_image(data: bytes, key: str | None = None) -> str:
+    """Check, re-encode and store an upload; its new random key (`file_name(key, width)`).
+    A given `key` (32 hex digits: the demo catalog's, derived from a sku) is used instead,
+    so storing the same picture again writes the same files."""
     copies = render_webp(data)
-    key = secrets.token_hex(KEY_BYTES)
+    if key is None or not re.fullmatch(r"[0-9a-f]{32}", key):
+        key = secrets.token_hex(KEY_BYTES)
     target = storage()
     for width, webp in copies.items():
         target.save(file_name(key, width), webp)

@@ -124,6 +124,9 @@ class Product(StockState, db.Model):
         CheckConstraint("price >= 0", name="price_not_negative"),
         CheckConstraint("stock >= 0", name="stock_not_negative"),
         Index("ix_products_created_at_id", "created_at", "id"),
+        # The catalog's price and name sorts (issue 16).
+        Index("ix_products_price_id", "price", "id"),
+        Index("ix_products_name", "name"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -484,6 +487,8 @@ class StockAdjustment(db.Model):
     stock_after: Mapped[int]
     reason: Mapped[str] = mapped_column(String(STOCK_REASON_MAX_CHARS))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 # Wishlist and avatars (issue 17) ---------------------------------------------------------------
 
 WISHLIST_MAX_ITEMS = 100
@@ -520,3 +525,38 @@ class WishlistShare(db.Model):
     )
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Browsing: categories (issue 16) ---------------------------------------------------------------
+
+CATEGORY_NAME_MAX_CHARS = 100
+CATEGORY_SLUG_MAX_CHARS = 120
+# A category has sub-categories, which have none: two levels, for menus a shopper can scan.
+CATEGORY_MAX_DEPTH = 2
+# How long a worker keeps the category tree it shows in every header (categories change rarely;
+# a page must not pay a statement for them).
+CATEGORY_CACHE_SECONDS = 60
+RELATED_PRODUCTS = 4
+
+
+class Category(db.Model):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(CATEGORY_NAME_MAX_CHARS))
+    slug: Mapped[str] = mapped_column(String(CATEGORY_SLUG_MAX_CHARS), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class ProductCategory(db.Model):
+    __tablename__ = "product_categories"
+
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    category_id: Mapped[int] = mapped_column(
+        ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

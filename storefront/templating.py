@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from decimal import Decimal
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from markupsafe import Markup, escape
 
+from storefront import categories
 from storefront.blueprints.redirects import return_path
+from storefront.catalog import SORT_LABELS
 from storefront.media import IMAGE_WIDTHS
 from storefront.models import (
     LINE_MAX_QUANTITY,
@@ -41,29 +45,63 @@ def money(value: Decimal | int | float | None, currency: str | None = None) -> s
 # keyed by everything it shows, so a product changed in any way is seen on the next request.
 CARD_CACHE_MAX = 4096
 TOKEN_SLOT = "\x00token\x00"  # noqa: S105 - a placeholder, not a secret
-_cards: dict[tuple, tuple[str, ...]] = {}
+NEXT_SLOT = "\x00next\x00"
+_cards: dict[tuple, str] = {}
 
 
-def catalog_card(product: Product, token: str) -> Markup:
-    """The product's catalog card with this page's CSRF token in its add form."""
+def catalog_card(product: Product, token: str, next_path: str = "",
+                 words: tuple[str, ...] = ()) -> Markup:
+    """The product's catalog card with this page's CSRF token and address (where its add
+    form comes back to) in its add form; `words` (a search's) are highlighted in the name."""
     key = (request.script_root, product.id, product.slug, product.name, product.price,
-           product.stock, product.image_key)
-    parts = _cards.get(key)
-    if parts is None:
+           product.stock, product.image_key, words)
+    html = _cards.get(key)
+    if html is None:
         if len(_cards) >= CARD_CACHE_MAX:
             _cards.clear()
-        html = render_template("catalog/_card.html", product=product, token=TOKEN_SLOT)
-        parts = _cards[key] = tuple(html.split(TOKEN_SLOT))
-    # The parts were rendered by autoescaping Jinja and the token is escaped here.
-    return Markup(str(escape(token)).join(parts))  # noqa: S704  # nosec B704
+        html = _cards[key] = render_template("catalog/_card.html", product=product,
+                                             token=TOKEN_SLOT, next_path=NEXT_SLOT, words=words)
+    # The card was rendered by autoescaping Jinja; the token and the path are escaped here.
+    return Markup(html.replace(TOKEN_SLOT, str(escape(token)))  # noqa: S704  # nosec B704
+                  .replace(NEXT_SLOT, str(escape(next_path))))
+
+
+def highlight(text: str, words: tuple[str, ...] | list[str]) -> Markup:
+    """`text` escaped, with each word that starts with one of the search's `words` in
+    `<mark>` (the search matches word prefixes, case-insensitively)."""
+    if not words:
+        return Markup(escape(text))  # noqa: S704  # nosec B704
+    pieces = []
+    for piece in _WORD_OR_NOT.findall(text):
+        lowered = unicodedata.normalize("NFC", piece).lower()
+        if any(lowered.startswith(word) for word in words):
+            pieces.append(f"<mark>{escape(piece)}</mark>")
+        else:
+            pieces.append(str(escape(piece)))
+    return Markup("".join(pieces))  # noqa: S704  # nosec B704
+
+
+_WORD_OR_NOT = re.compile(r"[^\W_]+|[\W_]+")
+
+
+def header_categories() -> tuple:
+    """The top-level categories (with their children) for the header's menu, on the
+    browsing pages (catalog, category, search, product); none elsewhere (the cart, account
+    and checkout pages keep their statement budgets even on a worker's first request) nor on
+    the plain error pages, which must not touch the database."""
+    if g.get("plain_page") or request.blueprint != "catalog":
+        return ()
+    return categories.get_tree().roots
 
 
 def register(app: Flask) -> None:
     app.add_template_filter(money, "money")
     app.add_template_filter(plain_money, "plain_money")
     app.add_template_filter(device, "device")
+    app.add_template_filter(highlight, "highlight")
     app.jinja_env.globals.update(TEMPLATE_CONSTANTS, return_path=return_path,
-                                 catalog_card=catalog_card)
+                                 catalog_card=catalog_card, header_categories=header_categories,
+                                 SORT_LABELS=SORT_LABELS)
 
 
 BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),

@@ -28,6 +28,8 @@ class CartLineForm(FlaskForm):
 
     product_id = StringField()
     quantity = StringField()
+    # Where an add goes back to (the catalog page it was sent from); same-site paths only.
+    next = StringField()
 
     def parsed_product_id(self) -> int:
         try:

@@ -11,6 +11,7 @@ from storefront import carts
 from storefront.blueprints.cart import bp
 from storefront.blueprints.cart.forms import CartInputError, CartLineForm
 from storefront.blueprints.cart.session_cart import current_cart
+from storefront.blueprints.redirects import safe_next
 from storefront.exceptions import CartFull, NotInCart, SoldOut
 from storefront.models import CART_MAX_LINES, LINE_MAX_QUANTITY
 
@@ -75,10 +76,12 @@ def view():  # noqa: ANN201
 
 @bp.post("/add")
 def add():  # noqa: ANN201
-    product_id, quantity = CartLineForm().parsed_line(minimum_quantity=1)
+    form = CartLineForm()
+    product_id, quantity = form.parsed_line(minimum_quantity=1)
     result = current_cart().add(product_id, quantity)
     _flash_saved(result, f"Added {quantity} × {result.product.name} to your cart.")
-    return _back_to_cart()
+    back = safe_next(form.next.data)
+    return redirect(back, 303) if back else _back_to_cart()
 
 
 @bp.post("/update")
