@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from storefront import accounts, audit, catalog, events, media
+from storefront import accounts, audit, catalog, categories, events, media
 from storefront.audit import Actor
 from storefront.database import begin_write, db
 from storefront.emails import canonical_email
@@ -164,8 +164,12 @@ def create_product(actor: Actor, values: dict[str, Any], image: bytes | None = N
             db.session.flush()
         except IntegrityError:
             raise SkuTaken(values["sku"]) from None
+        category_ids = values.get("categories")
+        if category_ids:
+            categories.set_product_categories([product.id], {product.id: category_ids})
         audit.record(actor, "create", "product", product.id, None,
-                     {**_snapshot(product), "image": key})
+                     {**_snapshot(product), "image": key,
+                      **({"categories": category_ids} if category_ids else {})})
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -202,6 +206,8 @@ def update_product(actor: Actor, product_id: int, values: dict[str, Any],
         if product is None:
             raise NotFound(f"product {product_id}")
         before = {**_snapshot(product), "image": product.image_key}
+        if values.get("categories") is not None:
+            before["categories"] = categories.get_product_category_ids(product_id)
         if stock_seen is not None:
             if values["stock"] == stock_seen:  # the stock field left as shown: not written
                 values = {**values, "stock": product.stock}
@@ -215,6 +221,11 @@ def update_product(actor: Actor, product_id: int, values: dict[str, Any],
         if key:
             product.image_key = key
         after = {**_snapshot(product), "image": product.image_key}
+        if values.get("categories") is not None:
+            after["categories"] = sorted(set(values["categories"]))
+            if after["categories"] != before["categories"]:
+                categories.set_product_categories([product_id],
+                                                  {product_id: after["categories"]})
         changed = [name for name in after if before[name] != after[name]]
         try:
             db.session.flush()

@@ -225,3 +225,12 @@ def test_demo_catalog_has_pictures_and_categories_and_is_idempotent(client, app)
     assert "/media/" in body and 'srcset="' in body
     image = client.get(re.search(r'src="(/media/[^"]+)"', body).group(1))
     assert image.status_code == 200 and Image.open(io.BytesIO(image.data)).format == "WEBP"
+
+
+def test_cart_continue_shopping_goes_back_to_the_shop_page(client, app):
+    make_product()
+    assert 'href="/">← Continue shopping' in client.page("/cart")
+    response = client.get("/cart", headers={"Referer": "http://localhost/c/tea?sort=name"})
+    assert 'href="/c/tea?sort=name">← Continue shopping' in response.get_data(as_text=True)
+    response = client.get("/cart", headers={"Referer": "https://evil.example/x"})
+    assert 'href="/">← Continue shopping' in response.get_data(as_text=True)

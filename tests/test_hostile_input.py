@@ -29,7 +29,7 @@ from flask_wtf import FlaskForm
 from storefront import staff
 from storefront.database import WRITING
 from storefront.extensions import db
-from storefront.models import User
+from storefront.models import Category, ProductCategory, User
 from tests.factories import make_product
 from tests.support import PASSWORD, ShopClient, csrf_token_of
 
@@ -182,6 +182,12 @@ class Shop:
         self.staff = staff
         self.product = make_product(stock=500)
         self.slug = self.product.slug
+        # A category with the product's slug, so `/c/<slug>` answers a page with a card.
+        category = Category(name="Shelf", slug=self.slug)
+        db.session.add(category)
+        db.session.flush()
+        db.session.add(ProductCategory(product_id=self.product.id, category_id=category.id))
+        db.session.commit()
         # A well-formed e-mail token that names nothing (a mailed link's shape).
         self.valid_arguments = {"slug": self.slug, "filename": "style.css", "session_id": "1",
                                 "token": "t" * 43, "address_id": "1", "number": "SF-AAAA-AAAA",
@@ -403,7 +409,8 @@ def test_every_route_is_walked(app):
     endpoints = {route.endpoint for route in routes}
     assert {"cart.add", "auth.login", "api.put_profile", "account.revoke_session",
             "catalog.product", "static", "checkout.review", "checkout.edit_address",
-            "checkout.cancel_order", "api.get_order", "admin.orders_list", "admin.order"} <= endpoints
+            "checkout.cancel_order", "api.get_order", "admin.orders_list", "admin.order",
+            "catalog.category", "catalog.sitemap"} <= endpoints
     assert len(routes) == sum(len((rule.methods or set()) - AUTOMATIC_METHODS)
                               for rule in app.url_map.iter_rules())
 
@@ -431,7 +438,9 @@ def test_hostile_query_strings(app, shop):
             if writes and not hostile.refused_on_one_line:
                 continue  # a write reads no query: only the guard's answer is of interest
             for query in (f"page={hostile.encoded}", f"q={hostile.encoded}",
-                          f"next={hostile.encoded}", f"{hostile.encoded}=1"):
+                          f"next={hostile.encoded}", f"{hostile.encoded}=1",
+                          f"sort={hostile.encoded}&min={hostile.encoded}",
+                          f"max={hostile.encoded}&in_stock={hostile.encoded}"):
                 status = shop.send(route, path, query=query, body=b"" if writes else None)
                 if hostile.refused_on_one_line:
                     assert status == 400, f"{route.rule}?{query} ({hostile.label}): {status}"

@@ -10,6 +10,7 @@ from wtforms import (
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
 )
 from wtforms.validators import (
@@ -71,6 +72,8 @@ class ProductForm(FlaskForm):
         Optional(), NumberRange(min=0, max=STOCK_MAX)])
     active = BooleanField("Active (shown in the catalog)", default=True)
     image = FileField("Image (JPEG, PNG or WebP, at most 5 MB)")
+    # Choices are the category tree's (set by the view); an unknown id is a field error.
+    categories = SelectMultipleField("Categories", coerce=int, choices=[])
     password = PasswordField("Your password (to deactivate a product in shoppers' carts)",
                              validators=[Optional(), Length(max=PASSWORD_MAX_CHARS)])
 
@@ -85,7 +88,8 @@ class ProductForm(FlaskForm):
     def values(self) -> dict[str, object]:
         return {"sku": self.sku.data, "name": self.name.data,
                 "description": self.description.data or "", "price": self.price.data,
-                "stock": self.stock.data, "active": self.active.data}
+                "stock": self.stock.data, "active": self.active.data,
+                "categories": sorted(set(self.categories.data or []))}
 
 
 class StockForm(FlaskForm):

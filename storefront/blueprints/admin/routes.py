@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from storefront import audit, orders, staff, staff_orders
+from storefront import audit, categories, orders, staff, staff_orders
 from storefront.audit import Actor
 from storefront.blueprints.admin import bp
 from storefront.blueprints.admin.forms import (
@@ -85,6 +85,7 @@ def _image(form: ProductForm) -> bytes | None:
 @upload_limit(UPLOAD_MAX_BYTES)
 def new_product():  # noqa: ANN201
     form = ProductForm()
+    form.categories.choices = categories.get_tree().choices()
     if form.validate_on_submit():
         try:
             product = staff.create_product(_actor(), form.values(), _image(form))
@@ -103,7 +104,9 @@ def new_product():  # noqa: ANN201
 @upload_limit(UPLOAD_MAX_BYTES)
 def edit_product(product_id: int):  # noqa: ANN201
     product = staff.get_product(product_id)
-    form = ProductForm(obj=product, stock_seen=product.stock)
+    form = ProductForm(obj=product, stock_seen=product.stock,
+                       categories=categories.get_product_category_ids(product_id))
+    form.categories.choices = categories.get_tree().choices()
     stock_form = StockForm()
     if form.validate_on_submit() and _deactivation_confirmed(product, form):
         try:

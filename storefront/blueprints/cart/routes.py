@@ -5,6 +5,8 @@ error handlers, so each view reads as its success path."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import flash, redirect, render_template, request, url_for
 
 from storefront import carts
@@ -25,7 +27,19 @@ def _cart_page(status: int = 200, refused_line: CartLineForm | None = None):  # 
     if withdrawn:
         flash("No longer sold, so removed from your cart: " + ", ".join(withdrawn) + ".",
               "warning")
-    return render_template("cart/view.html", cart=cart.view(), refused_line=refused_line), status
+    return render_template("cart/view.html", cart=cart.view(), refused_line=refused_line,
+                           continue_path=_continue_path()), status
+
+
+def _continue_path() -> str:
+    """Where "Continue shopping" goes: the shop page the shopper came from (same site, not
+    the cart itself), else the catalog."""
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc == request.host and not referrer.path.startswith(url_for("cart.view")):
+        back = safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+        if back:
+            return back
+    return url_for("catalog.index")
 
 
 def _back_to_cart():  # noqa: ANN202
