@@ -17,10 +17,12 @@ from storefront.extensions import db
 from storefront.models import (
     Address,
     CartMerge,
+    Category,
     EmailToken,
     Order,
     OrderLine,
     OutboxMail,
+    ProductCategory,
     Profile,
     User,
     UserCart,
@@ -153,6 +155,11 @@ def shop(app, database_url):  # noqa: ANN001, ANN201
         db.session.add(OrderLine(order_id=order.id, product_id=first.id, sku="S", name="N",
                                  unit_price=10, quantity=1))
     db.session.execute(delete(Profile).where(Profile.user_id == ids["cy"]))
+    category = Category(name="Tea", slug="tea")
+    db.session.add(category)
+    db.session.flush()
+    ids["c1"] = category.id
+    db.session.add(ProductCategory(product_id=first.id, category_id=category.id))
     db.session.commit()
     return ids
 
@@ -220,6 +227,9 @@ NEW_ADJUSTMENT = ("INSERT INTO stock_adjustments (product_id, actor_id, delta, s
 # An outcome is the owners (by name) of the rows a SELECT returns, the number of rows a write
 # changed, or REFUSED. `:owner` is Ada or, where the verb names him, Cy. The writes read no
 # column (no WHERE, no RETURNING), so only the policies of their own verb decide, not SELECT's.
+NEW_LINK = ("INSERT INTO product_categories (product_id, category_id) "
+            "VALUES (:p2, (SELECT min(id) FROM categories))")
+
 PROBES = [
     ("products", "SELECT", "SELECT id FROM products", ["p1", "p2"], ["p1", "p2"]),
     # Placing and cancelling orders take and return stock: that column only.
@@ -230,6 +240,21 @@ PROBES = [
     ("products", "INSERT", "INSERT INTO products (sku, slug, name, description, price, stock, "
      "active, created_at) VALUES ('NEW', 'new', 'New', '', 1, 1, true, now())", REFUSED, REFUSED),
     ("products", "TRUNCATE", "TRUNCATE products CASCADE", REFUSED, REFUSED),
+
+    # Categories are shop data: everyone reads them, only staff link products (issue 16).
+    ("categories", "SELECT", "SELECT id FROM categories", ["c1"], ["c1"]),
+    ("categories", "INSERT", "INSERT INTO categories (name, slug, position) "
+     "VALUES ('X', 'x', 0)", REFUSED, REFUSED),
+    ("categories", "UPDATE", "UPDATE categories SET name = 'X'", REFUSED, REFUSED),
+    ("categories", "DELETE", "DELETE FROM categories", REFUSED, REFUSED),
+    ("categories", "TRUNCATE", "TRUNCATE categories CASCADE", REFUSED, REFUSED),
+    ("product_categories", "SELECT", "SELECT category_id FROM product_categories",
+     ["c1"], ["c1"]),
+    ("product_categories", "INSERT", NEW_LINK, REFUSED, REFUSED),
+    ("product_categories", "UPDATE", "UPDATE product_categories SET category_id = category_id",
+     REFUSED, REFUSED),
+    ("product_categories", "DELETE", "DELETE FROM product_categories", 0, 0),
+    ("product_categories", "TRUNCATE", "TRUNCATE product_categories", REFUSED, REFUSED),
 
     ("users", "SELECT", "SELECT id FROM users", [], ["ada"]),
     ("users", "UPDATE", "UPDATE users SET is_active = true", 0, 1),
@@ -578,6 +603,9 @@ STAFF_PROBES = [
      "VALUES ('NEW', 'new', 'New', '', 1, 1, true, now())", 1),
     (NEW_AUDIT, 1),
     (NEW_ADJUSTMENT, 1),
+    (NEW_LINK, 1),
+    ("DELETE FROM product_categories", 1),
+    ("UPDATE categories SET name = 'X'", REFUSED),
     ("SELECT actor_id FROM audit_events", []),
     # Still never: deleting accounts or products, rewriting the trail, another actor's row.
     ("DELETE FROM users WHERE id <> :owner", 0),
