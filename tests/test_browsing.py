@@ -234,3 +234,31 @@ def test_cart_continue_shopping_goes_back_to_the_shop_page(client, app):
     assert 'href="/c/tea?sort=name">← Continue shopping' in response.get_data(as_text=True)
     response = client.get("/cart", headers={"Referer": "https://evil.example/x"})
     assert 'href="/">← Continue shopping' in response.get_data(as_text=True)
+
+
+def test_staff_product_form_sets_and_changes_categories(app, make_client):
+    from tests.staff_support import staff_client
+
+    shelf(app)
+    tree = {node.slug: node.id for node in db.session.execute(
+        db.select(Category.slug, Category.id)).all()}
+    staff = staff_client(make_client)
+    form = staff.page("/admin/products/new")
+    assert 'name="categories"' in form and "Coffee › Beans" in form
+    response = staff.post_form("/admin/products/new", {
+        "sku": "NEW-1", "name": "New Tea", "price": "4.00", "stock": "3", "active": "y",
+        "categories": [str(tree["tea"]), str(tree["coffee-beans"])]})
+    assert response.status_code == 303
+    product_id = db.session.scalar(db.select(Product.id).where(Product.sku == "NEW-1"))
+    assert sorted(categories.get_product_category_ids(product_id)) == sorted(
+        [tree["tea"], tree["coffee-beans"]])
+    response = staff.post_form(f"/admin/products/{product_id}/edit", {
+        "sku": "NEW-1", "name": "New Tea", "price": "4.00", "stock": "3", "stock_seen": "3",
+        "active": "y", "categories": [str(tree["tea"])]})
+    assert response.status_code == 303
+    assert categories.get_product_category_ids(product_id) == [tree["tea"]]
+    bad = staff.post_form(f"/admin/products/{product_id}/edit", {
+        "sku": "NEW-1", "name": "New Tea", "price": "4.00", "stock": "3", "stock_seen": "3",
+        "active": "y", "categories": ["999999"]})
+    assert bad.status_code == 422
+    assert categories.get_product_category_ids(product_id) == [tree["tea"]]
