@@ -439,8 +439,8 @@ def test_hostile_query_strings(app, shop):
                 continue  # a write reads no query: only the guard's answer is of interest
             for query in (f"page={hostile.encoded}", f"q={hostile.encoded}",
                           f"next={hostile.encoded}", f"{hostile.encoded}=1",
-                          f"sort={hostile.encoded}&min={hostile.encoded}",
-                          f"max={hostile.encoded}&in_stock={hostile.encoded}"):
+                          f"sort={hostile.encoded}&min={hostile.encoded}"
+                          f"&max={hostile.encoded}&in_stock={hostile.encoded}"):
                 status = shop.send(route, path, query=query, body=b"" if writes else None)
                 if hostile.refused_on_one_line:
                     assert status == 400, f"{route.rule}?{query} ({hostile.label}): {status}"
