@@ -192,7 +192,7 @@ def _search_terms(words: list[str], dialect: str) -> str:
 
 def _matching(dialect: str) -> ColumnElement[bool]:
     """Products matching the `search` parameter through the full-text index (migrations 0009
-    and 0014): PostgreSQL's GIN index on a tsvector the database keeps, SQLite's FTS5 table."""
+    and 0015): PostgreSQL's GIN index on a tsvector the database keeps, SQLite's FTS5 table."""
     search = bindparam("search")
     if dialect == "postgresql":
         return SEARCH_VECTOR.bool_op("@@")(func.to_tsquery("simple", search))

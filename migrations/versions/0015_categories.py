@@ -12,16 +12,16 @@ everyone reads them; the app role writes them only in a staff scope (storefront_
 migration 0012), as it writes products. CLI commands (catalog import, demo) run as the
 connecting role through the maintenance policy.
 
-Revision ID: 0014
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-03
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0012"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
