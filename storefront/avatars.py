@@ -22,7 +22,8 @@ def _swap(user_id: int, key: str | None) -> str | None:
     if old is None:
         db.session.rollback()
         raise NotFound(f"user {user_id}")
-    db.session.execute(update(User).where(User.id == user_id).values(avatar_key=key))
+    if old.avatar_key != key:  # removing no picture writes nothing
+        db.session.execute(update(User).where(User.id == user_id).values(avatar_key=key))
     db.session.commit()
     return old.avatar_key
 
