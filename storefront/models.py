@@ -8,10 +8,12 @@ from decimal import Decimal
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -160,7 +162,9 @@ class User(UserMixin, db.Model):
     # however it is written. NULL only for an account that collided when the column came
     # (`flask accounts check` reports it).
     email_canonical: Mapped[str | None] = mapped_column(String(EMAIL_MAX_CHARS))
-    password_hash: Mapped[str] = mapped_column(String(255))
+    # None: no password (an account created through an OpenID Connect provider, until the
+    # shopper sets one through the reset flow); no password then matches.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -525,6 +529,46 @@ class WishlistShare(db.Model):
     )
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Sign-in methods: OpenID Connect identities and passkeys (issue 18) ----------------------------
+
+PROVIDER_NAME_MAX_CHARS = 32
+OIDC_SUBJECT_MAX_CHARS = 255
+CREDENTIAL_ID_MAX_CHARS = 1400  # base64url of WebAuthn's 1,023-byte maximum
+PASSKEY_NAME_MAX_CHARS = 100
+
+
+class OAuthIdentity(db.Model):
+    """An account's identity at an OpenID Connect provider: found by (provider, subject),
+    never by e-mail. `email` is what the provider said when it was linked (for display)."""
+
+    __tablename__ = "oauth_identities"
+    __table_args__ = (UniqueConstraint("provider", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(PROVIDER_NAME_MAX_CHARS))
+    subject: Mapped[str] = mapped_column(String(OIDC_SUBJECT_MAX_CHARS))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str | None] = mapped_column(String(EMAIL_MAX_CHARS))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Passkey(db.Model):
+    """A WebAuthn credential of an account (a discoverable one: the browser offers it)."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(CREDENTIAL_ID_MAX_CHARS), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(PASSKEY_NAME_MAX_CHARS))
+    transports: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 # Browsing: categories (issue 16) ---------------------------------------------------------------

@@ -29,12 +29,16 @@ SET_SCOPE = (
     "set_config('storefront.email', %s, true), "
     "set_config('storefront.email_token_hash', %s, true), "
     "set_config('storefront.staff', %s, true), "
-    "set_config('storefront.share_key_hash', %s, true)"
+    "set_config('storefront.share_key_hash', %s, true), "
+    "set_config('storefront.identity_key', %s, true), "
+    "set_config('storefront.credential_id', %s, true)"
 )
 # (user_id, session token hash, canonical e-mail, e-mail token hash, staff "1" or "",
-# shared-wishlist key hash)
-Scope = tuple[str, str, str, str, str, str]
-NOBODY: Scope = ("", "", "", "", "", "")
+# shared-wishlist key hash, OpenID Connect identity key, passkey credential id)
+Scope = tuple[str, str, str, str, str, str, str, str]
+PARTS = ("user_id", "token_hash", "email", "email_token_hash", "staff", "share_key_hash",
+         "identity_key", "credential_id")
+NOBODY: Scope = ("", "", "", "", "", "", "", "")
 
 
 def scope_prefix() -> Prefix | None:
@@ -54,12 +58,8 @@ def restore(scope: Scope) -> None:
 
 
 def _replace(**parts: str) -> None:
-    user_id, token_hash, email, email_token_hash, staff, share_key_hash = current_scope()
-    values = {"user_id": user_id, "token_hash": token_hash, "email": email,
-              "email_token_hash": email_token_hash, "staff": staff,
-              "share_key_hash": share_key_hash, **parts}
-    restore((values["user_id"], values["token_hash"], values["email"],
-             values["email_token_hash"], values["staff"], values["share_key_hash"]))
+    values = dict(zip(PARTS, current_scope(), strict=True)) | parts
+    restore(tuple(values[name] for name in PARTS))  # type: ignore[arg-type]
 
 
 def act_as(user_id: int | None, token_hash: str | None = None, email: str | None = None,
@@ -68,7 +68,7 @@ def act_as(user_id: int | None, token_hash: str | None = None, email: str | None
     row a token hash names, the account an e-mail (canonical form) names, or the e-mail
     token (a mailed link's) a hash names. Staff rights are dropped (see act_as_staff)."""
     restore((str(user_id or ""), token_hash or "", email or "", email_token_hash or "", "",
-             ""))
+             "", "", ""))
 
 
 def act_as_staff() -> None:
@@ -94,3 +94,17 @@ def find_by_share_key(key_hash: str) -> None:
     """Let this request also read the shared wishlist whose key this hash is (its share row,
     its items and its owner's profile; migration 0014), keeping the rest of its scope."""
     _replace(share_key_hash=key_hash)
+
+
+def find_by_identity(provider: str, subject: str) -> None:
+    """Let this request also read the one OpenID Connect identity (provider, subject) names
+    (a provider's sign-in, the account not known yet; migration 0016), keeping the rest of
+    its scope."""
+    _replace(identity_key=f"{provider} {subject}")
+
+
+def find_by_credential(credential_id: str) -> None:
+    """Let this request also read the one passkey this credential id (base64url) names (a
+    passkey sign-in, the account not known yet; migration 0016), keeping the rest of its
+    scope."""
+    _replace(credential_id=credential_id)

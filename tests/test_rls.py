@@ -19,9 +19,11 @@ from storefront.models import (
     CartMerge,
     Category,
     EmailToken,
+    OAuthIdentity,
     Order,
     OrderLine,
     OutboxMail,
+    Passkey,
     ProductCategory,
     Profile,
     User,
@@ -143,6 +145,10 @@ def shop(app, database_url):  # noqa: ANN001, ANN201
                                country="GB"))
         db.session.add(WishlistItem(user_id=ids[name], product_id=first.id, quantity=1))
         db.session.add(WishlistShare(user_id=ids[name], key_hash=f"share-key-of-{name}"))
+        db.session.add(OAuthIdentity(provider="idp", subject=f"sub-of-{name}", user_id=ids[name],
+                                     email=f"{name}@example.com"))
+        db.session.add(Passkey(user_id=ids[name], credential_id=f"credential-of-{name}",
+                               public_key=b"key", sign_count=0, name="Key", transports=""))
         order = Order(number=f"SF-{name.upper():A<4}-AAAA", user_id=ids[name], status="placed",
                       payment_method="cash_on_delivery", currency="EUR", subtotal=10,
                       shipping=0, total=10, **{f"{kind}_{part}": "x" for kind in ("ship", "bill")
@@ -166,9 +172,8 @@ def shop(app, database_url):  # noqa: ANN001, ANN201
 
 def as_app_role(statement: str, scope: dict[str, object], **params: object) -> object:
     """Run one statement as `storefront_app` in a scope set as storefront/rls.py sets it
-    (`user_id`, `token_hash`, `email`, `email_token_hash`, `staff`, `share_key_hash`), in a
-    transaction rolled back at
-    once.
+    (`user_id`, `token_hash`, `email`, `email_token_hash`, `staff`, `share_key_hash`,
+    `identity_key`, `credential_id`), in a transaction rolled back at once.
 
     Returns the first column of the rows it returned (sorted, distinct), the number of rows
     it changed, or REFUSED; any other error is raised."""
@@ -180,8 +185,12 @@ def as_app_role(statement: str, scope: dict[str, object], **params: object) -> o
             "set_config('storefront.email', :email, true), "
             "set_config('storefront.email_token_hash', :email_token_hash, true), "
             "set_config('storefront.staff', :staff, true), "
-            "set_config('storefront.share_key_hash', :share_key_hash, true)"
+            "set_config('storefront.share_key_hash', :share_key_hash, true), "
+            "set_config('storefront.identity_key', :identity_key, true), "
+            "set_config('storefront.credential_id', :credential_id, true)"
         ), {"share_key_hash": scope.get("share_key_hash") or "",
+            "identity_key": scope.get("identity_key") or "",
+            "credential_id": scope.get("credential_id") or "",
             "user_id": str(scope.get("user_id") or ""),
             "token_hash": scope.get("token_hash") or "", "email": scope.get("email") or "",
             "email_token_hash": scope.get("email_token_hash") or "",
@@ -197,6 +206,11 @@ def as_app_role(statement: str, scope: dict[str, object], **params: object) -> o
             connection.rollback()
 
 
+NEW_IDENTITY = ("INSERT INTO oauth_identities (provider, subject, user_id, created_at) "
+                "VALUES ('idp', 'new-subject', :owner, now())")
+NEW_PASSKEY = ("INSERT INTO passkeys (user_id, credential_id, public_key, sign_count, name, "
+               "transports, created_at) VALUES (:owner, 'new-credential', 'k', 0, 'K', '', "
+               "now())")
 NEW_SESSION = ("INSERT INTO user_sessions (user_id, token_hash, remember, created_at, "
                "last_seen_at, expires_at, user_agent, ip) VALUES (:owner, "
                "md5('probe') || md5('probe-2'), false, now(), now(), now() + interval '1 hour', "
@@ -309,6 +323,23 @@ PROBES = [
     ("wishlist_shares", "UPDATE to cy", "UPDATE wishlist_shares SET user_id = :owner", 0,
      REFUSED),
     ("wishlist_shares", "TRUNCATE", "TRUNCATE wishlist_shares", REFUSED, REFUSED),
+
+    ("oauth_identities", "SELECT", "SELECT user_id FROM oauth_identities", [], ["ada"]),
+    ("oauth_identities", "UPDATE", "UPDATE oauth_identities SET last_used_at = now()", 0, 1),
+    ("oauth_identities", "DELETE", "DELETE FROM oauth_identities", 0, 1),
+    ("oauth_identities", "INSERT for cy", NEW_IDENTITY, REFUSED, REFUSED),
+    ("oauth_identities", "INSERT for ada", NEW_IDENTITY, REFUSED, 1),
+    ("oauth_identities", "UPDATE to cy", "UPDATE oauth_identities SET user_id = :owner", 0,
+     REFUSED),
+    ("oauth_identities", "TRUNCATE", "TRUNCATE oauth_identities", REFUSED, REFUSED),
+
+    ("passkeys", "SELECT", "SELECT user_id FROM passkeys", [], ["ada"]),
+    ("passkeys", "UPDATE", "UPDATE passkeys SET sign_count = 5", 0, 1),
+    ("passkeys", "DELETE", "DELETE FROM passkeys", 0, 1),
+    ("passkeys", "INSERT for cy", NEW_PASSKEY, REFUSED, REFUSED),
+    ("passkeys", "INSERT for ada", NEW_PASSKEY, REFUSED, 1),
+    ("passkeys", "UPDATE to cy", "UPDATE passkeys SET user_id = :owner", 0, REFUSED),
+    ("passkeys", "TRUNCATE", "TRUNCATE passkeys", REFUSED, REFUSED),
 
     ("user_carts", "SELECT", "SELECT user_id FROM user_carts", [], ["ada"]),
     ("user_carts", "UPDATE", "UPDATE user_carts SET quantity = 2", 0, 1),
@@ -699,3 +730,29 @@ def test_forget_mail_deletes_only_the_current_users_outbox_rows(shop):
                              .where(OutboxMail.user_id == shop["ada"]))
     assert as_app_role("SELECT storefront_forget_mail()", {"user_id": shop["ada"]}) == [adas]
     assert as_app_role("DELETE FROM outbox WHERE true", {"user_id": shop["ada"]}) in (0, REFUSED)
+
+
+def test_an_identity_found_by_provider_and_subject_is_read_only(shop):
+    """A provider's sign-in (the account not known yet): that one identity row can be read,
+    not its account's other rows, and nothing is written through it (migration 0016)."""
+    by_key = {"identity_key": "idp sub-of-ada"}
+    assert as_app_role("SELECT user_id FROM oauth_identities", by_key) == [shop["ada"]]
+    assert as_app_role("SELECT user_id FROM oauth_identities", {"identity_key": "idp "}) == []
+    assert as_app_role("SELECT user_id FROM oauth_identities",
+                       {"identity_key": "other sub-of-ada"}) == []
+    assert as_app_role("SELECT id FROM users", by_key) == []
+    assert as_app_role("SELECT user_id FROM passkeys", by_key) == []
+    for statement in ("UPDATE oauth_identities SET user_id = :cy",
+                      "UPDATE oauth_identities SET last_used_at = now()",
+                      "DELETE FROM oauth_identities"):
+        assert as_app_role(statement, by_key, cy=shop["cy"]) == 0, statement
+
+
+def test_a_passkey_found_by_its_credential_id_is_read_only(shop):
+    by_credential = {"credential_id": "credential-of-bob"}
+    assert as_app_role("SELECT user_id FROM passkeys", by_credential) == [shop["bob"]]
+    assert as_app_role("SELECT id FROM users", by_credential) == []
+    assert as_app_role("SELECT user_id FROM oauth_identities", by_credential) == []
+    for statement in ("UPDATE passkeys SET sign_count = 0", "UPDATE passkeys SET user_id = :cy",
+                      "DELETE FROM passkeys"):
+        assert as_app_role(statement, by_credential, cy=shop["cy"]) == 0, statement
