@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
@@ -24,21 +25,28 @@ from storefront.database import begin_write, db
 from storefront.emails import canonical_email
 from storefront.exceptions import (
     AlreadyVerified,
+    EmailNotVerified,
     EmailTaken,
     EmailUnchanged,
+    IdentityConflict,
     InvalidCredentials,
+    LinkNeedsPassword,
     NotFound,
     WrongPassword,
 )
 from storefront.models import (
     BROWSER_SESSION_HOURS,
+    EMAIL_MAX_CHARS,
     IP_MAX_CHARS,
     LAST_SEEN_WRITE_SECONDS,
+    NAME_MAX_CHARS,
     REMEMBER_SESSION_DAYS,
     SESSION_TOKEN_BYTES,
     STALE_SESSION_DAYS,
     USER_AGENT_MAX_CHARS,
+    OAuthIdentity,
     OutboxMail,
+    Passkey,
     Profile,
     User,
     UserSession,
@@ -157,13 +165,24 @@ def register(
     registration). The password is hashed before anything is checked, so a taken address
     answers no faster than a free one.
     """
-    password_hash = _hash_password(password)
+    return _create_account(email, _hash_password(password), first_name, last_name, client,
+                           remember, guest_cart)
+
+
+def _create_account(
+    email: str, password_hash: str | None, first_name: str, last_name: str, client: Client,
+    remember: bool, guest_cart: carts.GuestCart | None, method: str = "",
+    verified: bool = False, also: Callable[[int], None] | None = None,
+) -> SignedIn:
+    """Registration's one transaction: by password (`method` empty) or through a provider
+    (`method` "oidc:<name>", no password, the address verified by the provider, `also`
+    adding the identity row under the new user's scope)."""
     canonical = canonical_email(email)
     begin_write()
     rls.act_as(None, email=canonical)
     try:
         user = User(email=email, email_canonical=canonical, password_hash=password_hash,
-                    last_login_at=utcnow())
+                    last_login_at=utcnow(), email_verified_at=utcnow() if verified else None)
         db.session.add(user)
         db.session.flush()
         rls.act_as(user.id)
@@ -171,9 +190,12 @@ def register(
             Profile(user_id=user.id, first_name=first_name, last_name=last_name)
         )
         token, row = _start_session(user.id, remember, client)
-        mail.queue(mail.VERIFY, user.id, email)
-        events.record(events.REGISTRATION, True, user.id)
-        events.record(events.LOGIN, True, user.id, "registration")
+        if not verified:
+            mail.queue(mail.VERIFY, user.id, email)
+        if also is not None:
+            also(user.id)
+        events.record(events.REGISTRATION, True, user.id, method)
+        events.record(events.LOGIN, True, user.id, method or "registration")
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
@@ -191,7 +213,7 @@ def authenticate(email: str, password: str) -> User:
     """
     method = current_app.config["PASSWORD_HASH_METHOD"]
     user = _find_user_by_email(email)
-    if user is None:
+    if user is None or user.password_hash is None:  # no account, or one without a password
         check_password_hash(_dummy_hash(method), password)
         raise InvalidCredentials
     if not check_password_hash(user.password_hash, password) or not user.is_active:
@@ -219,18 +241,39 @@ def sign_in(
         db.session.rollback()
         events.record_failure(events.LOGIN, detail="invalid_credentials")
         raise
-    begin_write()  # the password check ran outside the write lock; now write
+    return open_session(user, client, remember, guest_cart, ending_session_id,
+                         password=password)
+
+
+def open_session(
+    user: User, client: Client, remember: bool, guest_cart: carts.GuestCart | None,
+    ending_session_id: int | None, method: str = "", password: str | None = None,
+    also: Callable[[int], None] | None = None,
+) -> SignedIn:
+    """Every way in ends here (password, provider, passkey): in one transaction, the old
+    session ends, a new one starts, the sign-in event records its `method` ("" for a
+    password, "oidc:<name>", "passkey"), `also` writes what the method needs (a passkey's
+    count, an identity's link) under the user's scope, and the guest cart merges."""
+    begin_write()  # the credential check ran outside the write lock; now write
     if ending_session_id is not None:
         _revoke(ending_session_id)  # still in the old session's scope: its own row
     rls.act_as(user.id)
-    if not user.password_hash.startswith(current_app.config["PASSWORD_HASH_METHOD"] + "$"):
+    if password is not None and not (user.password_hash or "").startswith(
+            current_app.config["PASSWORD_HASH_METHOD"] + "$"):
         user.password_hash = _hash_password(password)
     user.last_login_at = utcnow()
     # A staff member's session is never remembered: it ends with the browser, and after
     # 12 hours at most (the admin gate also ends older ones).
     remember = remember and not user.is_staff
     token, row = _start_session(user.id, remember, client)
-    events.record(events.LOGIN, True, user.id)
+    if also is not None:
+        try:
+            also(user.id)
+            db.session.flush()
+        except IntegrityError:
+            db.session.rollback()
+            raise IdentityConflict from None
+    events.record(events.LOGIN, True, user.id, method)
     merge = carts.merge_safely(user.id, guest_cart)
     db.session.commit()
     return SignedIn(user, token, row.id, remember, row.expires_at, merge)
@@ -325,7 +368,7 @@ def _check_password(user_id: int, password: str) -> User:
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id}")
-    if not check_password_hash(user.password_hash, password):
+    if user.password_hash is None or not check_password_hash(user.password_hash, password):
         raise WrongPassword
     return user
 
@@ -636,3 +679,151 @@ def request_email_change(user_id: int, password: str, new_email: str) -> None:
         raise EmailTaken(new_email)
     mail.queue(mail.EMAIL_CHANGE, user_id, new_email)
     db.session.commit()
+
+
+# Sign-in methods: OpenID Connect identities (issue 18) ------------------------------------------
+
+@dataclass(frozen=True)
+class ProviderClaims:
+    """What a provider's checked ID token (and user info) says about the shopper."""
+
+    provider: str
+    subject: str
+    email: str = ""
+    email_verified: bool = False
+    first_name: str = ""
+    last_name: str = ""
+
+
+def oidc_method(provider: str) -> str:
+    return f"oidc:{provider}"
+
+
+def _clean_name(value: object) -> str:
+    text = value if isinstance(value, str) else ""
+    text = "".join(char for char in text if char.isprintable()).strip()
+    return text[:NAME_MAX_CHARS]
+
+
+def names_from_claims(claims: dict[str, object]) -> tuple[str, str]:
+    """Profile names from the standard claims (given and family name, else the full name)."""
+    first, last = _clean_name(claims.get("given_name")), _clean_name(claims.get("family_name"))
+    if not first and not last:
+        full = _clean_name(claims.get("name"))
+        first, _space, last = full.partition(" ")
+    return first or "Shopper", last
+
+
+def _find_identity(provider: str, subject: str) -> OAuthIdentity | None:
+    rls.find_by_identity(provider, subject)
+    return db.session.scalar(select(OAuthIdentity).where(
+        OAuthIdentity.provider == provider, OAuthIdentity.subject == subject))
+
+
+def _add_identity(claims: ProviderClaims) -> Callable[[int], None]:
+    def add(user_id: int) -> None:
+        now = utcnow()
+        db.session.add(OAuthIdentity(
+            provider=claims.provider, subject=claims.subject, user_id=user_id,
+            email=claims.email[:EMAIL_MAX_CHARS] or None, created_at=now, last_used_at=now))
+    return add
+
+
+def sign_in_with_provider(
+    claims: ProviderClaims, client: Client = Client(),  # noqa: B008 - frozen, so safe
+    guest_cart: carts.GuestCart | None = None, ending_session_id: int | None = None,
+) -> SignedIn:
+    """Sign in with a provider's checked identity, found by (provider, subject) only.
+
+    A known identity signs its account in. A new one: whose verified e-mail names no account
+    creates one (no password; registration's transaction); whose e-mail names an account is
+    linked to it only when the provider and the account have both verified that address,
+    else `LinkNeedsPassword`; an unverified (or absent) e-mail and no account:
+    `EmailNotVerified`. A disabled account: `InvalidCredentials` (recorded as a failed
+    sign-in). Every success goes through `_open_session` (or registration's) like a password
+    sign-in."""
+    method = oidc_method(claims.provider)
+    identity = _find_identity(claims.provider, claims.subject)
+    if identity is not None:
+        identity_id, user_id = identity.id, identity.user_id
+        scope = rls.current_scope()
+        rls.act_as(user_id)
+        try:
+            user = db.session.get(User, user_id)
+        finally:
+            rls.restore(scope)  # the old session (if any) ends in its own scope
+        if user is None or not user.is_active:
+            db.session.rollback()
+            events.record_failure(events.LOGIN, detail=f"{method} disabled")
+            raise InvalidCredentials
+
+        def touch(_user_id: int) -> None:
+            db.session.execute(update(OAuthIdentity).where(OAuthIdentity.id == identity_id)
+                               .values(last_used_at=utcnow(), email=claims.email or None))
+
+        return open_session(user, client, False, guest_cart, ending_session_id, method,
+                             also=touch)
+    email = claims.email
+    if not email or len(email) > EMAIL_MAX_CHARS:
+        raise EmailNotVerified
+    user = _find_user_by_email(email)
+    if user is None:
+        if not claims.email_verified:
+            raise EmailNotVerified
+        if ending_session_id is not None:
+            sign_out(ending_session_id)
+        first_name, last_name = claims.first_name or "Shopper", claims.last_name
+        return _create_account(email, None, first_name, last_name, client, False, guest_cart,
+                               method, verified=True, also=_add_identity(claims))
+    if not user.is_active:
+        db.session.rollback()
+        events.record_failure(events.LOGIN, detail=f"{method} disabled")
+        raise InvalidCredentials
+    if claims.email_verified and user.email_verified_at is not None:
+        return open_session(user, client, False, guest_cart, ending_session_id, method,
+                             also=_add_identity(claims))
+    db.session.rollback()
+    raise LinkNeedsPassword(user.email)
+
+
+def link_identity(user_id: int, claims: ProviderClaims) -> bool:
+    """Link a provider's identity to the signed-in account (after the password sign-in that a
+    `LinkNeedsPassword` asked for). False when it is linked already (to any account)."""
+    begin_write()
+    rls.act_as(user_id)
+    try:
+        _add_identity(claims)(user_id)
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    db.session.commit()
+    return True
+
+
+@dataclass(frozen=True)
+class SignInMethods:
+    has_password: bool
+    passkeys: list[Passkey]
+    identities: list[OAuthIdentity]
+
+    @property
+    def count(self) -> int:
+        return int(self.has_password) + len(self.passkeys) + len(self.identities)
+
+
+def sign_in_methods(user_id: int) -> SignInMethods:
+    """The account's ways in: a password or not, its passkeys and linked providers."""
+    has_password = db.session.scalar(
+        select(User.password_hash.is_not(None)).where(User.id == user_id))
+    passkeys = list(db.session.scalars(
+        select(Passkey).where(Passkey.user_id == user_id).order_by(Passkey.id)))
+    identities = list(db.session.scalars(
+        select(OAuthIdentity).where(OAuthIdentity.user_id == user_id)
+        .order_by(OAuthIdentity.id)))
+    return SignInMethods(bool(has_password), passkeys, identities)
+
+
+def has_password(user_id: int) -> bool:
+    return bool(db.session.scalar(
+        select(User.password_hash.is_not(None)).where(User.id == user_id)))

@@ -7,6 +7,7 @@ other start is production unless `FLASK_DEBUG=1`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -110,6 +111,33 @@ def _mail_url(raw: str) -> str:
     return url
 
 
+OIDC_PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+
+def _oidc_providers(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """`OIDC_PROVIDERS=google,keycloak` and, per name, `OIDC_<NAME>_DISCOVERY_URL`,
+    `OIDC_<NAME>_CLIENT_ID`, `OIDC_<NAME>_CLIENT_SECRET` (NAME upper-cased, `-` as `_`)."""
+    providers: dict[str, dict[str, str]] = {}
+    for raw in env.get("OIDC_PROVIDERS", "").split(","):
+        name = raw.strip().lower()
+        if not name:
+            continue
+        if not OIDC_PROVIDER_NAME.fullmatch(name):
+            raise ConfigError(f"OIDC_PROVIDERS: {raw.strip()!r} is not a name of letters, "
+                              "digits, '-' and '_' (at most 32)")
+        prefix = "OIDC_" + name.upper().replace("-", "_") + "_"
+        settings = {key: env.get(prefix + key.upper(), "").strip()
+                    for key in ("discovery_url", "client_id", "client_secret")}
+        for key in ("discovery_url", "client_id"):
+            if not settings[key]:
+                raise ConfigError(f"OIDC_PROVIDERS names {name!r} but {prefix}{key.upper()} "
+                                  "is not set")
+        if urlsplit(settings["discovery_url"]).scheme not in ("https", "http"):
+            raise ConfigError(f"{prefix}DISCOVERY_URL is not an http(s) address")
+        providers[name] = settings
+    return providers
+
+
 def check_required(config: Mapping[str, Any]) -> None:
     """Settings `create_app` cannot start without outside development and tests."""
     if not config.get("EXTERNAL_BASE_URL"):
@@ -183,6 +211,9 @@ def load_config(
         "CURRENCY": _env_currency(env),
         "SHIPPING_FLAT_RATE": _env_money(env, "SHIPPING_FLAT_RATE", "4.90"),
         "FREE_SHIPPING_OVER": _env_money(env, "FREE_SHIPPING_OVER", "50.00"),
+        # Sign-in with OpenID Connect providers (issue 18): name -> discovery_url, client_id,
+        # client_secret (and an optional display title).
+        "OIDC_PROVIDERS": _oidc_providers(env),
         "BANK_TRANSFER_HOLDER": env.get("BANK_TRANSFER_HOLDER", "").strip() or "Storefront",
         "BANK_TRANSFER_IBAN": env.get("BANK_TRANSFER_IBAN", "").strip()
         or "DE89 3704 0044 0532 0130 00",

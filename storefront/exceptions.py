@@ -155,3 +155,25 @@ class WishlistFull(StorefrontError):
     def __init__(self, max_items: int) -> None:
         self.max_items = max_items
         super().__init__(f"a wishlist holds at most {max_items} items")
+
+
+class LinkNeedsPassword(StorefrontError):
+    """A provider's identity names the e-mail of an existing account, but the provider or the
+    account has not verified it: the shopper signs in with the password once to link it."""
+
+    def __init__(self, email: str) -> None:
+        self.email = email
+        super().__init__("sign in with the password to link")
+
+
+class EmailNotVerified(StorefrontError):
+    """A provider's new identity whose e-mail the provider has not verified (or gave none):
+    no account is created from it."""
+
+
+class IdentityConflict(StorefrontError):
+    """The identity or credential was linked by another request meanwhile."""
+
+
+class LastSignInMethod(StorefrontError):
+    """Removing this would leave the account with no way to sign in."""

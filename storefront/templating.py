@@ -101,7 +101,14 @@ def register(app: Flask) -> None:
     app.add_template_filter(highlight, "highlight")
     app.jinja_env.globals.update(TEMPLATE_CONSTANTS, return_path=return_path,
                                  catalog_card=catalog_card, header_categories=header_categories,
-                                 SORT_LABELS=SORT_LABELS)
+                                 SORT_LABELS=SORT_LABELS, oidc_providers=_oidc_providers)
+
+
+def _oidc_providers() -> list:
+    """The configured OpenID Connect providers, for the sign-in buttons (none: no buttons)."""
+    from storefront import oidc  # imported late: it brings in the accounts service
+
+    return list(oidc.providers().values())
 
 
 BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),

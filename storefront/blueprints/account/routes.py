@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, session, url_for
+import logging
+
+from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
-from storefront import accounts
+from storefront import accounts, passkeys
 from storefront.auth_setup import start_session
 from storefront.blueprints.account import bp
 from storefront.blueprints.account.forms import (
@@ -15,7 +17,14 @@ from storefront.blueprints.account.forms import (
     ProfileForm,
     ResendVerificationForm,
 )
-from storefront.exceptions import AlreadyVerified, EmailTaken, EmailUnchanged, WrongPassword
+from storefront.exceptions import (
+    AlreadyVerified,
+    EmailTaken,
+    EmailUnchanged,
+    IdentityConflict,
+    LastSignInMethod,
+    WrongPassword,
+)
 from storefront.rate_limits import (
     failed_reauths,
     failure_counted,
@@ -23,6 +32,7 @@ from storefront.rate_limits import (
     verification_resends,
 )
 
+log = logging.getLogger(__name__)
 WRONG_PASSWORD = "That is not your current password."  # noqa: S105 - a message
 
 
@@ -150,3 +160,57 @@ def email():  # noqa: ANN201
             return redirect(url_for("account.overview"), 303)
     status = 422 if form.is_submitted() else 200
     return render_template("account/email.html", form=form), status
+
+
+# Sign-in methods: passkeys and providers (issue 18) -------------------------------------------
+
+PASSKEY_REGISTRATION_KEY = "passkey_registration"
+
+
+def _json_error(message: str, status: int = 400):  # noqa: ANN202
+    return jsonify(error=message), status
+
+
+@bp.get("/security")
+def security():  # noqa: ANN201
+    methods = accounts.sign_in_methods(current_user.id)
+    return render_template("account/security.html", methods=methods)
+
+
+@bp.post("/security/passkeys/options")
+def passkey_options():  # noqa: ANN201
+    """Options for adding a passkey (JSON); the challenge waits in the session, once."""
+    options, challenge = passkeys.registration_options(current_user)
+    session[PASSKEY_REGISTRATION_KEY] = passkeys.new_challenge_record(challenge)
+    return current_app.response_class(options, mimetype="application/json")
+
+
+@bp.post("/security/passkeys")
+def passkey_register():  # noqa: ANN201
+    """Keep a new passkey: JSON `{"name": "...", "credential": {...}}` (X-CSRFToken)."""
+    record = session.pop(PASSKEY_REGISTRATION_KEY, None)  # used once, whatever follows
+    body = request.get_json(silent=True)
+    try:
+        credential = passkeys.parse_credential(body)
+        challenge = passkeys.challenge_of(record)
+        name = body.get("name") if isinstance(body.get("name"), str) else ""
+        passkey = passkeys.add_passkey(current_user.id, credential, challenge, name)
+    except passkeys.PasskeyRefused as error:
+        log.info("passkey registration refused: %s", error)
+        return _json_error("This passkey could not be added. Please try again.")
+    except IdentityConflict:
+        return _json_error("This passkey is registered already.", 409)
+    flash(f"Your passkey “{passkey.name}” was added.", "success")
+    return jsonify(ok=True, redirect=url_for("account.security"))
+
+
+@bp.post("/security/passkeys/<id:passkey_id>/remove")
+def remove_passkey(passkey_id: int):  # noqa: ANN201
+    try:
+        passkeys.remove_passkey(current_user.id, passkey_id)
+    except LastSignInMethod:
+        flash("This passkey is your only way to sign in: add another passkey, link a "
+              "provider or set a password first.", "error")
+        return redirect(url_for("account.security"), 303)
+    flash("The passkey was removed.", "success")
+    return redirect(url_for("account.security"), 303)

@@ -14,7 +14,7 @@ from flask import (
 )
 from flask_login import current_user, logout_user
 
-from storefront import accounts, tokens
+from storefront import accounts, oidc, tokens
 from storefront.auth_setup import start_session
 from storefront.blueprints.auth import bp
 from storefront.blueprints.auth.forms import (
@@ -89,6 +89,7 @@ def login():  # noqa: ANN201
         # switching accounts takes nothing from one identity to the other, and the session
         # they leave is ended.
         signed_in = current_user.is_authenticated
+        pending_link = session.get(oidc.LINK_KEY)
         guest = None if signed_in else read_guest_cart()
         wish = None if signed_in else read_pending_wish()
         try:
@@ -103,6 +104,7 @@ def login():  # noqa: ANN201
         else:
             start_session(signed)
             flash("You are signed in.", "success")
+            link_after_password_sign_in(signed.user, pending_link)
             settle_guest_cart(guest, signed.merge)
             settle_pending_wish(signed.user.id, wish)
             return redirect(next_url or url_for("account.overview"), 303)
@@ -111,6 +113,25 @@ def login():  # noqa: ANN201
             "auth/login.html", form=form, sign_in_error=sign_in_error, next_url=next_url
         ), 422
     return render_template("auth/login.html", form=form, next_url=next_url)
+
+
+def link_after_password_sign_in(user: accounts.User, pending: object) -> None:
+    """After a password sign-in, link the identity a provider's flow left waiting for it,
+    when it names this account's address. Called by the sign-in view after start_session."""
+    if not isinstance(pending, dict):
+        return
+    provider = oidc.get_provider(str(pending.get("provider", "")))
+    email = str(pending.get("email", ""))
+    if provider is None or not email:
+        return
+    if canonical_email(email) != user.email_canonical:
+        return
+    claims = accounts.ProviderClaims(
+        provider=provider.name, subject=str(pending.get("subject", "")), email=email)
+    if claims.subject and accounts.link_identity(user.id, claims):
+        flash(f"Your {provider.title} sign-in is now linked: next time, use it to sign in.",
+              "success")
+
 
 
 def logout():  # noqa: ANN201
