@@ -6,7 +6,8 @@ One `before_request` hook, the app's first after the request clock, refuses with
   may pass (single-line fields refuse those with their own 422);
 - text that is not UTF-8, or a lone surrogate in a JSON string;
 - on the HTML routes, a body that is not form data (JSON, text, ...) or a file part where the
-  view takes no upload (`accepts_files`); under `/api/`, a body that is not JSON;
+  view takes no upload (`accepts_files`); under `/api/` and on the few HTML-side views that
+  take JSON (`accepts_json`: the passkey steps), a body that is not JSON;
 - JSON with NaN or Infinity, a number no column can hold, or nesting past `JSON_MAX_DEPTH`.
 A body longer than `MAX_CONTENT_LENGTH` is `413`, chunked bodies included: the body is read
 here, once, up to that limit, and what the views parse is exactly what was checked.
@@ -52,6 +53,13 @@ class Refused(ValueError):
 def accepts_files(view: View) -> View:
     """Mark a view whose form has a file field: only such views may receive file parts."""
     view.accepts_files = True  # type: ignore[attr-defined]
+    return view
+
+
+def accepts_json(view: View) -> View:
+    """Mark an HTML-side view that takes a JSON body (the passkey steps, driven by a script):
+    its body must be JSON, checked as the API's is."""
+    view.accepts_json = True  # type: ignore[attr-defined]
     return view
 
 
@@ -202,9 +210,9 @@ def _check_body() -> None:
         return
     mimetype = request.mimetype
     under_api = request.path.startswith("/api/")
-    if under_api:
+    if under_api or getattr(view, "accepts_json", False):
         if not request.is_json:
-            raise Refused("the API takes JSON")
+            raise Refused("this route takes JSON")
         _check_json(data)
     elif mimetype == "application/x-www-form-urlencoded":
         _check_urlencoded(data, C0_BUT_WHITESPACE)

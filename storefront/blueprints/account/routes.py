@@ -31,6 +31,7 @@ from storefront.rate_limits import (
     password_checks,
     verification_resends,
 )
+from storefront.request_guard import accepts_json
 
 log = logging.getLogger(__name__)
 WRONG_PASSWORD = "That is not your current password."  # noqa: S105 - a message
@@ -178,6 +179,7 @@ def security():  # noqa: ANN201
 
 
 @bp.post("/security/passkeys/options")
+@accepts_json
 def passkey_options():  # noqa: ANN201
     """Options for adding a passkey (JSON); the challenge waits in the session, once."""
     options, challenge = passkeys.registration_options(current_user)
@@ -186,6 +188,7 @@ def passkey_options():  # noqa: ANN201
 
 
 @bp.post("/security/passkeys")
+@accepts_json
 def passkey_register():  # noqa: ANN201
     """Keep a new passkey: JSON `{"name": "...", "credential": {...}}` (X-CSRFToken)."""
     record = session.pop(PASSKEY_REGISTRATION_KEY, None)  # used once, whatever follows

@@ -20,6 +20,7 @@ from storefront.blueprints.redirects import safe_next
 from storefront.blueprints.wishlist.pending import read_pending_wish, settle_pending_wish
 from storefront.exceptions import IdentityConflict, InvalidCredentials
 from storefront.rate_limits import auth_posts
+from storefront.request_guard import accepts_json
 
 log = logging.getLogger(__name__)
 CHALLENGE_KEY = "passkey_sign_in"
@@ -55,7 +56,8 @@ def verify():  # noqa: ANN201
     return jsonify(redirect=next_url or url_for("account.overview"))
 
 
-bp.add_url_rule("/passkey/options", "passkey_options", view_func=auth_posts(options),
+bp.add_url_rule("/passkey/options", "passkey_options",
+                view_func=accepts_json(auth_posts(options)),
                 methods=["POST"])
-bp.add_url_rule("/passkey/verify", "passkey_verify", view_func=auth_posts(verify),
+bp.add_url_rule("/passkey/verify", "passkey_verify", view_func=accepts_json(auth_posts(verify)),
                 methods=["POST"])
