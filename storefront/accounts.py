@@ -364,10 +364,16 @@ def update_profile(user_id: int, changes: dict[str, object]) -> Profile:
     return profile
 
 
-def _check_password(user_id: int, password: str) -> User:
+def _check_password(user_id: int, password: str | None) -> User:
+    """The user, once the password matches. `None` stands for "no password to check": only
+    accepted for an account that has none (the caller has checked a recent sign-in)."""
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id}")
+    if password is None:
+        if user.password_hash is not None:
+            raise WrongPassword
+        return user
     if user.password_hash is None or not check_password_hash(user.password_hash, password):
         raise WrongPassword
     return user
@@ -449,12 +455,13 @@ def revoke_session(user_id: int, session_id: int) -> None:
     db.session.commit()
 
 
-def delete_account(user_id: int, password: str) -> None:
+def delete_account(user_id: int, password: str | None) -> None:
     """Delete the user and, by cascade, the profile, sessions, saved cart, address book,
     e-mail tokens, wishlist and its share link; the account's mails (queued or sent) and the
     profile picture's files go too.
 
-    Needs the password (`WrongPassword` otherwise). Events keep their counts without the user.
+    Needs the password (`WrongPassword` otherwise; `None` for an account without one, whose
+    recent sign-in the caller checked). Events keep their counts without the user.
     Orders stay for the shop's books, detached from the person in the same transaction
     (orders.detach_orders: name, e-mail, street addresses and phones removed; totals, lines
     and countries kept).
@@ -658,7 +665,7 @@ def resend_verification(user_id: int) -> None:
     db.session.commit()
 
 
-def request_email_change(user_id: int, password: str, new_email: str) -> None:
+def request_email_change(user_id: int, password: str | None, new_email: str) -> None:
     """After checking the password, mail a link to the new address; the change applies when
     it is used (`confirm_email`). `WrongPassword`; `EmailUnchanged` for the account's own
     address in any spelling; `EmailTaken` when another account holds it now (checked again

@@ -3,6 +3,7 @@ and a remembered session's cookie ends exactly when its row does."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from flask import Flask, flash, jsonify, redirect, request, session, url_for
@@ -13,6 +14,9 @@ from storefront import accounts
 from storefront.extensions import login_manager
 
 SESSION_ENDS_KEY = "_ends"  # a remembered session's end, as a Unix time
+SIGNED_IN_AT_KEY = "_signed_in_at"  # when this browser last signed in, as a Unix time
+# An account without a password confirms a destructive action by a sign-in this recent.
+FRESH_SIGN_IN_SECONDS = 600
 SIGN_IN_FIRST = "Sign in to use this."
 
 
@@ -40,9 +44,16 @@ def start_session(signed: accounts.SignedIn) -> None:
     user.session_id, user.session_token = signed.session_id, signed.token
     user.session_remember = signed.remember
     login_user(user)
+    session[SIGNED_IN_AT_KEY] = int(time.time())
     session.permanent = signed.remember
     if signed.remember:
         session[SESSION_ENDS_KEY] = int(signed.expires_at.timestamp())
+
+
+def signed_in_recently() -> bool:
+    """This browser signed in (by any method) within the last FRESH_SIGN_IN_SECONDS."""
+    at = session.get(SIGNED_IN_AT_KEY)
+    return isinstance(at, int) and 0 <= time.time() - at <= FRESH_SIGN_IN_SECONDS
 
 
 @login_manager.unauthorized_handler

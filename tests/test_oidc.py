@@ -25,11 +25,11 @@ from sqlalchemy import func, select
 from werkzeug.test import Client as WsgiClient
 from werkzeug.wrappers import Request, Response
 
-from storefront import oidc
+from storefront import auth_setup, oidc
 from storefront.extensions import db
-from storefront.models import Event, OAuthIdentity, Profile, User, UserCart
+from storefront.models import Event, OAuthIdentity, OutboxMail, Profile, User, UserCart
 from tests.factories import make_product, make_user
-from tests.support import PASSWORD, flashes
+from tests.support import PASSWORD, Mailbox, flashes
 
 # The provider (oidc-provider-mock) calls Authlib APIs that Authlib now marks deprecated.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -52,8 +52,9 @@ def provider_settings(base: str, discovery_path: str = "") -> dict[str, dict[str
 
 
 @pytest.fixture
-def app_config(provider: str) -> dict[str, object]:
-    return {"OIDC_PROVIDERS": provider_settings(provider), "EXTERNAL_BASE_URL": SHOP}
+def app_config(provider: str, mailbox: Mailbox) -> dict[str, object]:
+    return {"OIDC_PROVIDERS": provider_settings(provider), "EXTERNAL_BASE_URL": SHOP,
+            "MAIL_URL": mailbox.url}
 
 
 def set_claims(base: str, sub: str, **claims: object) -> None:
@@ -382,3 +383,62 @@ def test_a_token_endpoint_that_is_down_answers_503_at_the_callback(app, client):
     response = client.get(callback)  # the provider has stopped meanwhile
     assert response.status_code == 503
     assert user_by_email("down@example.com") is None
+
+
+# An account without a password -------------------------------------------------------------------
+
+def provider_account(client, provider: str, sub: str = "nopw") -> None:  # noqa: ANN001
+    sign_in_with_provider(client, provider, sub, email=f"{sub}@example.com",
+                          email_verified=True)
+    assert signed_in_as(client) == f"{sub}@example.com"
+
+
+def test_the_security_page_lists_the_provider_and_no_password(client, provider):
+    provider_account(client, provider)
+    page = client.get("/account/security").get_data(as_text=True)
+    assert 'data-has-password="false"' in page
+    assert 'data-identity-provider="mock"' in page and "nopw@example.com" in page
+
+
+def test_deletion_without_a_password_needs_a_recent_sign_in(client, provider, monkeypatch):
+    provider_account(client, provider)
+    overview = client.get("/account").get_data(as_text=True)
+    assert 'data-fresh-sign-in="true"' in overview and 'name="password"' not in overview
+    monkeypatch.setattr(auth_setup, "FRESH_SIGN_IN_SECONDS", -1)
+    stale = client.post_form("/account/delete")
+    assert stale.status_code == 422
+    assert 'data-fresh-sign-in="false"' in stale.get_data(as_text=True)
+    assert user_by_email("nopw@example.com") is not None
+    monkeypatch.undo()
+    assert client.post_form("/account/delete").status_code == 303
+    assert user_by_email("nopw@example.com") is None and identities() == []
+
+
+def test_an_email_change_without_a_password_needs_a_recent_sign_in(client, provider,
+                                                                    monkeypatch):
+    provider_account(client, provider)
+    monkeypatch.setattr(auth_setup, "FRESH_SIGN_IN_SECONDS", -1)
+    assert client.post_form("/account/email", {"new_email": "new@example.com"}
+                            ).status_code == 422
+    monkeypatch.undo()
+    assert client.post_form("/account/email", {"new_email": "new@example.com"}
+                            ).status_code == 303
+    db.session.rollback()
+    assert "new@example.com" in db.session.scalars(select(OutboxMail.recipient)).all()
+
+
+def test_the_reset_flow_sets_a_password_for_an_account_without_one(app, client, provider,
+                                                                    mailbox):
+    provider_account(client, provider)
+    client.logout()
+    assert client.post_form("/auth/forgot", {"email": "nopw@example.com"}).status_code == 303
+    result = app.test_cli_runner().invoke(args=["mail", "deliver", "--once"])
+    assert result.exit_code == 0, result.output
+    link = [m for m in mailbox.to("nopw@example.com") if "/auth/reset/" in m.text][-1].link()
+    client.get(urlsplit(link).path)
+    new_password = "a brand new passphrase 42"
+    assert client.post_form("/auth/reset", {"new_password": new_password,
+                                            "confirm_password": new_password}
+                            ).status_code == 303
+    assert client.login("nopw@example.com", new_password).status_code == 303
+    assert 'data-has-password="true"' in client.get("/account/security").get_data(as_text=True)

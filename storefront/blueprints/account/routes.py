@@ -8,7 +8,7 @@ from flask import current_app, flash, jsonify, redirect, render_template, reques
 from flask_login import current_user, login_required
 
 from storefront import accounts, passkeys
-from storefront.auth_setup import start_session
+from storefront.auth_setup import signed_in_recently, start_session
 from storefront.blueprints.account import bp
 from storefront.blueprints.account.forms import (
     DeleteAccountForm,
@@ -51,17 +51,26 @@ def _password_recheck():  # noqa: ANN202
     return failure_counted(failed_reauths, key)
 
 
+def _without_password(form):  # noqa: ANN001, ANN202
+    """An account with no password confirms by a recent sign-in instead: its form has no
+    password field. Returns (form, True when the account has no password)."""
+    if accounts.has_password(current_user.id):
+        return form, False
+    del form.password
+    return form, True
+
+
 def _overview(delete_form: DeleteAccountForm, status: int = 200):  # noqa: ANN202
     profile = accounts.get_profile(current_user.id)
     return render_template(
         "account/overview.html", profile=profile, delete_form=delete_form,
-        resend_form=ResendVerificationForm(),
+        resend_form=ResendVerificationForm(), fresh_sign_in=signed_in_recently(),
     ), status
 
 
 @bp.get("")
 def overview():  # noqa: ANN201
-    return _overview(DeleteAccountForm())
+    return _overview(_without_password(DeleteAccountForm())[0])
 
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -115,13 +124,19 @@ def revoke_session(session_id: int):  # noqa: ANN201
 
 @bp.post("/delete")
 def delete():  # noqa: ANN201
-    form = DeleteAccountForm()
+    form, passwordless = _without_password(DeleteAccountForm())
     if form.validate_on_submit():
         try:
-            with _password_recheck():
-                accounts.delete_account(current_user.id, form.password.data)
+            if passwordless:
+                if not signed_in_recently():
+                    return _overview(form, 422)
+                accounts.delete_account(current_user.id, None)
+            else:
+                with _password_recheck():
+                    accounts.delete_account(current_user.id, form.password.data)
         except WrongPassword:
-            form.password.errors.append(WRONG_PASSWORD)
+            if "password" in form:
+                form.password.errors.append(WRONG_PASSWORD)
         else:
             session.clear()
             flash("Your account and everything it held were deleted.", "info")
@@ -143,14 +158,18 @@ def resend_verification():  # noqa: ANN201
 
 @bp.route("/email", methods=["GET", "POST"])
 def email():  # noqa: ANN201
-    form = EmailChangeForm()
-    if form.validate_on_submit():
+    form, passwordless = _without_password(EmailChangeForm())
+    if form.validate_on_submit() and (not passwordless or signed_in_recently()):
         try:
-            with _password_recheck():
-                accounts.request_email_change(current_user.id, form.password.data,
-                                              form.new_email.data)
+            if passwordless:
+                accounts.request_email_change(current_user.id, None, form.new_email.data)
+            else:
+                with _password_recheck():
+                    accounts.request_email_change(current_user.id, form.password.data,
+                                                  form.new_email.data)
         except WrongPassword:
-            form.password.errors.append(WRONG_PASSWORD)
+            if "password" in form:
+                form.password.errors.append(WRONG_PASSWORD)
         except EmailUnchanged:
             form.new_email.errors.append("This is already your e-mail address.")
         except EmailTaken:
@@ -160,7 +179,8 @@ def email():  # noqa: ANN201
                   "open it; until then it stays as it is.", "success")
             return redirect(url_for("account.overview"), 303)
     status = 422 if form.is_submitted() else 200
-    return render_template("account/email.html", form=form), status
+    return render_template("account/email.html", form=form,
+                           fresh_sign_in=signed_in_recently()), status
 
 
 # Sign-in methods: passkeys and providers (issue 18) -------------------------------------------
