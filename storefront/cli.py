@@ -131,6 +131,9 @@ def report_command(days: int, as_json: bool) -> None:
         f"  ({report.accounts_created} accounts created / {report.registration_attempts}"
         " valid registration attempts)",
         f"  sign-ins                     {report.sign_ins} successful (sign-ups included)",
+        "  sign-ins by method           " + (", ".join(
+            f"{method} {count}" for method, count in report.sign_ins_by_method.items())
+            or "none"),
         f"  failed sign-ins              {report.failed_sign_ins}",
         f"  sessions started             {report.sessions_started} (one per successful sign-in)",
         f"  cart merge success rate      {percent(report.cart_merge_success_rate)}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -102,6 +102,9 @@ class Report:
     average_order_value: str | None = None
     checkout_views: int = 0
     checkout_conversion_rate: float | None = None
+    # Successful sign-ins by how they were made (issue 18): "password", "registration" (a
+    # password sign-up), "passkey", "oidc:<provider>" (a provider's sign-in or sign-up).
+    sign_ins_by_method: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -115,6 +118,24 @@ def _event_counts(kind: str, since: datetime) -> tuple[int, int]:
         )
     ).one()
     return int(total), int(ok)
+
+
+def sign_in_method(detail: str | None) -> str:
+    """The method a successful sign-in event records in its detail ("" is a password)."""
+    return detail or "password"
+
+
+def _sign_ins_by_method(since: datetime) -> dict[str, int]:
+    rows = db.session.execute(
+        select(Event.detail, func.count()).where(
+            Event.kind == LOGIN, Event.ok, Event.created_at >= since)
+        .group_by(Event.detail)
+    ).all()
+    counts: dict[str, int] = {}
+    for detail, count in rows:
+        method = sign_in_method(detail)
+        counts[method] = counts.get(method, 0) + int(count)
+    return dict(sorted(counts.items()))
 
 
 def _merge_line_counts(since: datetime) -> tuple[int, int, int]:
@@ -229,4 +250,5 @@ def build_report(days: int = 30) -> Report:
         average_order_value=None if average is None else f"{average:.2f}",
         checkout_views=checkout_views,
         checkout_conversion_rate=_rate(orders_placed, checkout_views),
+        sign_ins_by_method=_sign_ins_by_method(since),
     )

@@ -442,3 +442,18 @@ def test_the_reset_flow_sets_a_password_for_an_account_without_one(app, client, 
                             ).status_code == 303
     assert client.login("nopw@example.com", new_password).status_code == 303
     assert 'data-has-password="true"' in client.get("/account/security").get_data(as_text=True)
+
+
+def test_the_report_counts_sign_ins_by_method(runner, client, make_client, provider):
+    make_client().register("pat@example.com")  # a password sign-up
+    other = make_client()
+    other.login("pat@example.com", PASSWORD)  # a password sign-in
+    provider_account(client, provider, "rep")  # a provider's sign-up
+    client.logout()
+    sign_in_with_provider(client, provider, "rep")  # and sign-in
+    result = runner.invoke(args=["report", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["sign_ins_by_method"] == {
+        "oidc:mock": 2, "password": 1, "registration": 1}
+    text = runner.invoke(args=["report"]).output
+    assert "sign-ins by method           oidc:mock 2, password 1, registration 1" in text

@@ -253,3 +253,9 @@ def test_the_last_way_in_cannot_be_removed_and_anothers_passkey_is_404(client, m
     assert client.post_form(f"/account/security/passkeys/{passkey_id}/remove").status_code == 303
     db.session.rollback()
     assert db.session.scalar(select(Passkey.id)) is None
+
+
+def test_the_report_counts_passkey_sign_ins(runner, client, keyed):
+    post_json(client, "/auth/passkey/verify", assertion(client, keyed))
+    result = runner.invoke(args=["report", "--json"])
+    assert json.loads(result.output)["sign_ins_by_method"] == {"passkey": 1, "registration": 1}
