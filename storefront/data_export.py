@@ -18,8 +18,10 @@ from storefront.exceptions import NotFound
 from storefront.models import (
     Address,
     Event,
+    OAuthIdentity,
     Order,
     OrderLine,
+    Passkey,
     Product,
     Profile,
     User,
@@ -52,7 +54,8 @@ def _row(obj: object, keys: tuple[str, ...]) -> dict[str, Any]:
 def export_account(user_id: int) -> dict[str, Any]:
     """Everything the shop holds about the account: profile, e-mail and its verification,
     picture, addresses, orders with lines, wishlist, saved cart, sessions (device and
-    address), events. `NotFound` if the account is gone."""
+    address), events, sign-in methods (passkeys and providers). `NotFound` if the account
+    is gone."""
     begin_write()
     row = db.session.execute(
         select(User, Profile, WishlistShare.created_at.label("shared_since"))
@@ -87,6 +90,11 @@ def export_account(user_id: int) -> dict[str, Any]:
         .order_by(UserSession.created_at, UserSession.id)).all()
     events = db.session.scalars(
         select(Event).where(Event.user_id == user_id).order_by(Event.created_at, Event.id)).all()
+    keys = db.session.scalars(
+        select(Passkey).where(Passkey.user_id == user_id).order_by(Passkey.id)).all()
+    identities = db.session.scalars(
+        select(OAuthIdentity).where(OAuthIdentity.user_id == user_id)
+        .order_by(OAuthIdentity.id)).all()
     db.session.commit()
 
     lines_of: dict[int, list[dict[str, Any]]] = {}
@@ -130,6 +138,17 @@ def export_account(user_id: int) -> dict[str, Any]:
                      for s in sessions],
         "events": [{"kind": event.kind, "ok": event.ok, "created_at": _plain(event.created_at),
                     "detail": event.detail} for event in events],
+        # Issue 18: how the account signs in (no key material, no password hash).
+        "sign_in_methods": {
+            "password": user.password_hash is not None,
+            "passkeys": [{"name": key.name, "created_at": _plain(key.created_at),
+                          "last_used_at": _plain(key.last_used_at),
+                          "transports": key.transports} for key in keys],
+            "providers": [{"provider": identity.provider, "subject": identity.subject,
+                           "email": identity.email, "created_at": _plain(identity.created_at),
+                           "last_used_at": _plain(identity.last_used_at)}
+                          for identity in identities],
+        },
     }
 
 

@@ -457,3 +457,13 @@ def test_the_report_counts_sign_ins_by_method(runner, client, make_client, provi
         "oidc:mock": 2, "password": 1, "registration": 1}
     text = runner.invoke(args=["report"]).output
     assert "sign-ins by method           oidc:mock 2, password 1, registration 1" in text
+
+
+def test_the_data_export_names_the_linked_provider(client, provider):
+    provider_account(client, provider, "exp")
+    answer = client.post_form("/account/data")
+    assert answer.status_code == 200
+    methods = json.loads(answer.get_data())["sign_in_methods"]
+    assert methods["password"] is False and methods["passkeys"] == []
+    assert [(p["provider"], p["subject"], p["email"]) for p in methods["providers"]] == [
+        ("mock", "exp", "exp@example.com")]
