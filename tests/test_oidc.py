@@ -467,3 +467,29 @@ def test_the_data_export_names_the_linked_provider(client, provider):
     assert methods["password"] is False and methods["passkeys"] == []
     assert [(p["provider"], p["subject"], p["email"]) for p in methods["providers"]] == [
         ("mock", "exp", "exp@example.com")]
+
+
+def test_a_signed_in_shopper_links_a_provider_from_the_security_page(client, make_client,
+                                                                      provider):
+    client.register("pat@example.com")
+    page = client.get("/account/security").get_data(as_text=True)
+    assert 'action="/auth/oidc/mock/start"' in page
+    set_claims(provider, "pat-at-mock", email="other-address@example.com",
+               email_verified=False)
+    response = client.get(authorize(begin(client), "pat-at-mock"))
+    assert response.status_code == 303 and response.headers["Location"] == "/account/security"
+    pat = user_by_email("pat@example.com")
+    assert identities() == [("mock", "pat-at-mock", pat.id)]
+    # Linked already: to this account, or to another one; nothing changes.
+    client.get(authorize(begin(client), "pat-at-mock"))
+    other = make_client()
+    other.register("sam@example.com")
+    answer = other.get(authorize(begin(other), "pat-at-mock"))
+    assert any("linked already" in text
+               for _category, text in flashes(other.get(answer.headers["Location"])
+                                              .get_data(as_text=True)))
+    assert identities() == [("mock", "pat-at-mock", pat.id)]
+    # Signed out, the provider signs Pat in (found by its subject).
+    client.logout()
+    sign_in_with_provider(client, provider, "pat-at-mock")
+    assert signed_in_as(client) == "pat@example.com"
