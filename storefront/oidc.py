@@ -25,6 +25,7 @@ import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oidc.core import CodeIDToken
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app, session
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -32,6 +33,8 @@ from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
 from storefront.accounts import ProviderClaims, names_from_claims
+from storefront.emails import canonical_email
+from storefront.models import EMAIL_MAX_CHARS
 
 PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 HTTP_TIMEOUT_SECONDS = 5
@@ -210,12 +213,25 @@ def _checked_claims(provider: Provider, document: dict[str, Any], id_token: str,
 
 def _provider_claims(provider: Provider, claims: dict[str, Any]) -> ProviderClaims:
     subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject or len(subject) > 255:
+    # OpenID Connect Core 2: at most 255 ASCII characters; nothing unprintable reaches SQL.
+    if (not isinstance(subject, str) or not subject or len(subject) > 255
+            or not subject.isascii() or not subject.isprintable()):
         raise CallbackRefused("unusable subject")
-    email = claims.get("email")
     first_name, last_name = names_from_claims(claims)
     return ProviderClaims(
-        provider=provider.name, subject=subject,
-        email=email if isinstance(email, str) else "",
+        provider=provider.name, subject=subject, email=_usable_email(claims.get("email")),
         email_verified=claims.get("email_verified") is True,
         first_name=first_name, last_name=last_name)
+
+
+def _usable_email(value: object) -> str:
+    """The e-mail claim if it is an address registration would take, else "" (no account is
+    made or linked by it)."""
+    if not isinstance(value, str) or not value or len(value) > EMAIL_MAX_CHARS \
+            or not value.isprintable():
+        return ""
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        return ""
+    return value if len(canonical_email(value)) <= EMAIL_MAX_CHARS else ""

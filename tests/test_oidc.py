@@ -493,3 +493,19 @@ def test_a_signed_in_shopper_links_a_provider_from_the_security_page(client, mak
     client.logout()
     sign_in_with_provider(client, provider, "pat-at-mock")
     assert signed_in_as(client) == "pat@example.com"
+
+
+@pytest.mark.parametrize("email", ["nul\u0000@example.com", "not an address",
+                                   "a" * 250 + "@example.com", "", 42])
+def test_an_unusable_email_claim_makes_no_account_and_no_500(client, provider, email):
+    response = sign_in_with_provider(client, provider, "odd-email", email=email,
+                                     email_verified=True, given_name="Nul\u0000\u202e")
+    assert response.status_code == 400
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+@pytest.mark.parametrize("sub", ["bad\u0001sub", "x" * 256, "caf\u00e9"])
+def test_an_unusable_subject_is_refused(client, provider, sub):
+    response = client.get(authorize(begin(client), sub))
+    assert response.status_code == 400
+    assert identities() == []
