@@ -119,6 +119,12 @@ def _transports(credential: dict[str, Any]) -> str:
     return ",".join(sorted({t for t in listed if isinstance(t, str) and t in TRANSPORTS}))
 
 
+def _clean_name(name: str) -> str:
+    """A passkey's name as shown: printable characters only, trimmed, at most 100."""
+    text = "".join(char for char in name if char.isprintable()).strip()
+    return text[:PASSKEY_NAME_MAX_CHARS] or "Passkey"
+
+
 def add_passkey(user_id: int, credential: dict[str, Any], challenge: bytes, name: str) -> Passkey:
     """Check a new credential's attestation (challenge, origin, RP id, user verification) and
     keep it. `PasskeyRefused`, or `IdentityConflict` when the credential is kept already."""
@@ -145,7 +151,7 @@ def add_passkey(user_id: int, credential: dict[str, Any], challenge: bytes, name
     passkey = Passkey(user_id=user_id, credential_id=credential_id,
                       public_key=verified.credential_public_key,
                       sign_count=verified.sign_count,
-                      name=(name.strip() or "Passkey")[:PASSKEY_NAME_MAX_CHARS],
+                      name=_clean_name(name),
                       transports=_transports(credential), created_at=utcnow())
     db.session.add(passkey)
     try:

@@ -259,3 +259,10 @@ def test_the_report_counts_passkey_sign_ins(runner, client, keyed):
     post_json(client, "/auth/passkey/verify", assertion(client, keyed))
     result = runner.invoke(args=["report", "--json"])
     assert json.loads(result.output)["sign_ins_by_method"] == {"passkey": 1, "registration": 1}
+
+
+def test_a_passkey_name_keeps_printable_characters_only(client):
+    client.register("ada@example.com")
+    assert add_passkey(client, SoftAuthenticator(), "  Lap\ntop\u202e " + "x" * 200
+                       ).status_code == 200
+    assert db.session.scalar(select(Passkey.name)) == "Laptop " + "x" * 93
