@@ -133,7 +133,6 @@ def link_after_password_sign_in(user: accounts.User, pending: object) -> None:
               "success")
 
 
-
 def logout():  # noqa: ANN201
     if current_user.is_authenticated:
         accounts.sign_out(current_user.session_id)
