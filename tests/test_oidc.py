@@ -509,3 +509,35 @@ def test_an_unusable_subject_is_refused(client, provider, sub):
     response = client.get(authorize(begin(client), sub))
     assert response.status_code == 400
     assert identities() == []
+
+
+# Configuration -----------------------------------------------------------------------------------
+
+def test_providers_come_from_the_environment(tmp_path):
+    from storefront.config import load_config
+
+    env = {"OIDC_PROVIDERS": " Google , my-idp ",
+           "OIDC_GOOGLE_DISCOVERY_URL": "https://accounts.google.com/.well-known/openid-configuration",
+           "OIDC_GOOGLE_CLIENT_ID": "id-1", "OIDC_GOOGLE_CLIENT_SECRET": "secret-1",
+           "OIDC_MY_IDP_DISCOVERY_URL": "https://id.example.com/.well-known/openid-configuration",
+           "OIDC_MY_IDP_CLIENT_ID": "id-2"}
+    config = load_config(str(tmp_path), {"TESTING": True}, env)
+    assert config["OIDC_PROVIDERS"] == {
+        "google": {"discovery_url": env["OIDC_GOOGLE_DISCOVERY_URL"], "client_id": "id-1",
+                   "client_secret": "secret-1"},
+        "my-idp": {"discovery_url": env["OIDC_MY_IDP_DISCOVERY_URL"], "client_id": "id-2",
+                   "client_secret": ""}}
+    assert load_config(str(tmp_path), {"TESTING": True}, {})["OIDC_PROVIDERS"] == {}
+
+
+@pytest.mark.parametrize("env", [
+    {"OIDC_PROVIDERS": "google"},
+    {"OIDC_PROVIDERS": "google", "OIDC_GOOGLE_DISCOVERY_URL": "https://x/.well-known/x"},
+    {"OIDC_PROVIDERS": "bad name", "OIDC_BAD NAME_CLIENT_ID": "x"},
+    {"OIDC_PROVIDERS": "g", "OIDC_G_DISCOVERY_URL": "ftp://x", "OIDC_G_CLIENT_ID": "x"},
+])
+def test_an_incomplete_provider_setting_stops_start_up(tmp_path, env):
+    from storefront.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError):
+        load_config(str(tmp_path), {"TESTING": True}, env)
