@@ -739,6 +739,7 @@ def _add_identity(claims: ProviderClaims) -> Callable[[int], None]:
 def sign_in_with_provider(
     claims: ProviderClaims, client: Client = Client(),  # noqa: B008 - frozen, so safe
     guest_cart: carts.GuestCart | None = None, ending_session_id: int | None = None,
+    before_sign_up: Callable[[], None] | None = None,
 ) -> SignedIn:
     """Sign in with a provider's checked identity, found by (provider, subject) only.
 
@@ -747,8 +748,8 @@ def sign_in_with_provider(
     linked to it only when the provider and the account have both verified that address,
     else `LinkNeedsPassword`; an unverified (or absent) e-mail and no account:
     `EmailNotVerified`. A disabled account: `InvalidCredentials` (recorded as a failed
-    sign-in). Every success goes through `_open_session` (or registration's) like a password
-    sign-in."""
+    sign-in). Every success goes through `open_session` (or registration's) like a password
+    sign-in; `before_sign_up` runs before an account is created (the sign-up throttle)."""
     method = oidc_method(claims.provider)
     identity = _find_identity(claims.provider, claims.subject)
     if identity is not None:
@@ -777,6 +778,8 @@ def sign_in_with_provider(
     if user is None:
         if not claims.email_verified:
             raise EmailNotVerified
+        if before_sign_up is not None:
+            before_sign_up()
         if ending_session_id is not None:
             sign_out(ending_session_id)
         first_name, last_name = claims.first_name or "Shopper", claims.last_name

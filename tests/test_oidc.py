@@ -541,3 +541,12 @@ def test_an_incomplete_provider_setting_stops_start_up(tmp_path, env):
 
     with pytest.raises(ConfigError):
         load_config(str(tmp_path), {"TESTING": True}, env)
+
+
+def test_a_sign_up_through_a_provider_spends_the_sign_up_budget(client, make_client, provider):
+    for number in range(10):  # registrations: 10 an hour per address
+        assert make_client().register(f"shopper{number}@example.com").status_code == 303
+    response = sign_in_with_provider(client, provider, "one-too-many",
+                                     email="late@example.com", email_verified=True)
+    assert response.status_code == 429 and response.headers["Retry-After"]
+    assert user_by_email("late@example.com") is None

@@ -28,7 +28,7 @@ from storefront.exceptions import (
     InvalidCredentials,
     LinkNeedsPassword,
 )
-from storefront.rate_limits import auth_posts
+from storefront.rate_limits import auth_posts, registrations
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,10 @@ def callback(provider: str):  # noqa: ANN201
     guest = read_guest_cart()
     wish = read_pending_wish()
     try:
-        signed = accounts.sign_in_with_provider(claims, client(), guest_cart=guest)
+        signed = accounts.sign_in_with_provider(
+            claims, client(), guest_cart=guest,
+            # A sign-up through a provider spends the same budget as one with a password.
+            before_sign_up=lambda: registrations.spend(request.remote_addr or ""))
     except LinkNeedsPassword:
         session[oidc.LINK_KEY] = {
             "provider": claims.provider, "subject": claims.subject, "email": claims.email,
