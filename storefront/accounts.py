@@ -832,8 +832,3 @@ def sign_in_methods(user_id: int) -> SignInMethods:
         select(OAuthIdentity).where(OAuthIdentity.user_id == user_id)
         .order_by(OAuthIdentity.id)))
     return SignInMethods(bool(has_password), passkeys, identities)
-
-
-def has_password(user_id: int) -> bool:
-    return bool(db.session.scalar(
-        select(User.password_hash.is_not(None)).where(User.id == user_id)))
