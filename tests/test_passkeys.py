@@ -266,3 +266,20 @@ def test_a_passkey_name_keeps_printable_characters_only(client):
     assert add_passkey(client, SoftAuthenticator(), "  Lap\ntop\u202e " + "x" * 200
                        ).status_code == 200
     assert db.session.scalar(select(Passkey.name)) == "Laptop " + "x" * 93
+
+
+def test_the_passkey_pages_load_the_script_from_static_under_the_same_csp(client):
+    import re
+
+    from storefront.security import CONTENT_SECURITY_POLICY
+
+    for path in ("/auth/login", "/account/security"):
+        if path == "/account/security":
+            client.register("ada@example.com")
+        response = client.get(path)
+        assert re.findall(r"<script[^>]*>", response.get_data(as_text=True)) == [
+            '<script src="/static/shop.js" defer>', '<script src="/static/passkeys.js" defer>']
+        assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+        assert "hidden" in re.search(r"<div[^>]*data-passkey-[a-z-]+[^>]*>",
+                                     response.get_data(as_text=True)).group(0)
+    assert client.get("/static/passkeys.js").status_code == 200
