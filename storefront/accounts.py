@@ -30,6 +30,7 @@ from storefront.exceptions import (
     EmailUnchanged,
     IdentityConflict,
     InvalidCredentials,
+    LastSignInMethod,
     LinkNeedsPassword,
     NotFound,
     WrongPassword,
@@ -832,3 +833,30 @@ def sign_in_methods(user_id: int) -> SignInMethods:
         select(OAuthIdentity).where(OAuthIdentity.user_id == user_id)
         .order_by(OAuthIdentity.id)))
     return SignInMethods(bool(has_password), passkeys, identities)
+
+
+def remove_sign_in_method(user_id: int, kind: type[Passkey] | type[OAuthIdentity],
+                          object_id: int) -> None:
+    """Remove one of the account's passkeys or linked providers; `NotFound` for anyone
+    else's, and `LastSignInMethod` when the account would be left with no way in (no
+    password, no other passkey, no provider). Under the account's row lock, so two removals
+    at once cannot leave it with none."""
+    begin_write()
+    user = db.session.get(User, user_id, with_for_update=True)
+    if user is None:
+        db.session.rollback()
+        raise NotFound(f"user {user_id}")
+    mine = db.session.scalar(select(kind.id).where(kind.id == object_id,
+                                                   kind.user_id == user_id))
+    if mine is None:
+        db.session.rollback()
+        raise NotFound(f"{kind.__tablename__} {object_id}")
+    others = sum(
+        db.session.scalar(select(func.count()).select_from(table).where(
+            table.user_id == user_id, *([table.id != object_id] if table is kind else [])))
+        for table in (Passkey, OAuthIdentity))
+    if user.password_hash is None and not others:
+        db.session.rollback()
+        raise LastSignInMethod
+    db.session.execute(delete(kind).where(kind.id == object_id, kind.user_id == user_id))
+    db.session.commit()

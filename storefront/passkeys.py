@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from webauthn import (
     generate_authentication_options,
@@ -42,13 +42,11 @@ from storefront.database import begin_write, db
 from storefront.exceptions import (
     IdentityConflict,
     InvalidCredentials,
-    LastSignInMethod,
     NotFound,
 )
 from storefront.models import (
     CREDENTIAL_ID_MAX_CHARS,
     PASSKEY_NAME_MAX_CHARS,
-    OAuthIdentity,
     Passkey,
     User,
     utcnow,
@@ -220,30 +218,8 @@ def sign_in(
 
 
 def remove_passkey(user_id: int, passkey_id: int) -> None:
-    """Remove one of the account's passkeys; `NotFound` for anyone else's, and
-    `LastSignInMethod` when the account would be left with no way in (no password, no other
-    passkey, no provider)."""
-    begin_write()
-    user = db.session.get(User, user_id, with_for_update=True)  # one removal at a time
-    if user is None:
-        db.session.rollback()
-        raise NotFound(f"user {user_id}")
-    mine = db.session.scalar(select(Passkey.id).where(Passkey.id == passkey_id,
-                                                      Passkey.user_id == user_id))
-    if mine is None:
-        db.session.rollback()
-        raise NotFound(f"passkey {passkey_id}")
-    others = db.session.scalar(
-        select(func.count()).select_from(Passkey)
-        .where(Passkey.user_id == user_id, Passkey.id != passkey_id))
-    identities = db.session.scalar(select(func.count()).select_from(OAuthIdentity)
-                                   .where(OAuthIdentity.user_id == user_id))
-    if user.password_hash is None and not others and not identities:
-        db.session.rollback()
-        raise LastSignInMethod
-    db.session.execute(delete(Passkey).where(Passkey.id == passkey_id,
-                                             Passkey.user_id == user_id))
-    db.session.commit()
+    """Remove one of the account's passkeys (accounts.remove_sign_in_method)."""
+    accounts.remove_sign_in_method(user_id, Passkey, passkey_id)
 
 
 def parse_credential(body: object) -> dict[str, Any]:

@@ -193,7 +193,8 @@ class Shop:
         self.valid_arguments = {"slug": self.slug, "filename": "style.css", "session_id": "1",
                                 "token": "t" * 43, "address_id": "1", "number": "SF-AAAA-AAAA",
                                 "product_id": str(self.product.id), "user_id": "1",
-                                "key": "k" * 22, "passkey_id": "1", "provider": "idp"}
+                                "key": "k" * 22, "passkey_id": "1", "provider": "idp",
+                                "identity_id": "1"}
         self.start()
         self.fields_by_action = self._harvest_forms()
         self.all_fields = declared_fields()

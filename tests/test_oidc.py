@@ -550,3 +550,22 @@ def test_a_sign_up_through_a_provider_spends_the_sign_up_budget(client, make_cli
                                      email="late@example.com", email_verified=True)
     assert response.status_code == 429 and response.headers["Retry-After"]
     assert user_by_email("late@example.com") is None
+
+
+def test_a_provider_is_unlinked_unless_it_is_the_last_way_in(client, make_client, provider):
+    provider_account(client, provider, "only")
+    identity_id = db.session.scalar(select(OAuthIdentity.id))
+    refused = client.post_form(f"/account/security/providers/{identity_id}/unlink")
+    assert refused.status_code == 303
+    page = client.get(refused.headers["Location"]).get_data(as_text=True)
+    assert any("only way to sign in" in text for _category, text in flashes(page))
+    assert len(identities()) == 1
+    stranger = make_client()
+    stranger.register("sam@example.com")
+    assert stranger.post_form(f"/account/security/providers/{identity_id}/unlink"
+                              ).status_code == 404
+    # An account with a password may unlink it; the provider then signs in no one.
+    stranger.get(authorize(begin(stranger), "sam-at-mock"))
+    sams = db.session.scalar(select(OAuthIdentity.id).where(OAuthIdentity.subject == "sam-at-mock"))
+    assert stranger.post_form(f"/account/security/providers/{sams}/unlink").status_code == 303
+    assert [subject for _provider, subject, _user in identities()] == ["only"]

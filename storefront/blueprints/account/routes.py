@@ -25,6 +25,7 @@ from storefront.exceptions import (
     LastSignInMethod,
     WrongPassword,
 )
+from storefront.models import OAuthIdentity
 from storefront.rate_limits import (
     failed_reauths,
     failure_counted,
@@ -237,4 +238,16 @@ def remove_passkey(passkey_id: int):  # noqa: ANN201
               "provider or set a password first.", "error")
         return redirect(url_for("account.security"), 303)
     flash("The passkey was removed.", "success")
+    return redirect(url_for("account.security"), 303)
+
+
+@bp.post("/security/providers/<id:identity_id>/unlink")
+def unlink_provider(identity_id: int):  # noqa: ANN201
+    try:
+        accounts.remove_sign_in_method(current_user.id, OAuthIdentity, identity_id)
+    except LastSignInMethod:
+        flash("This provider is your only way to sign in: add a passkey or set a password "
+              "first.", "error")
+        return redirect(url_for("account.security"), 303)
+    flash("The provider was unlinked. It no longer signs you in.", "success")
     return redirect(url_for("account.security"), 303)
