@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 # `make run` is a development server: no SECRET_KEY needed, cookies allowed over plain HTTP.
 DEV := FLASK_DEBUG=1
 
-.PHONY: run test install install-test lint bench profile mutate clean
+.PHONY: run test install install-test lint bench bench-search profile mutate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ lint: install-test
 bench: install-test
 	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
 	$(BIN)/python bench/run.py
+
+# Search time at 10,000 products on PostgreSQL, in-process (bench/search.py).
+bench-search: install-test
+	$(BIN)/python bench/search.py
 
 # Where a request's time goes, in-process (pyinstrument): `make profile LABEL=after` writes
 # that section of bench/PROFILE.md, which `make bench` appends to bench/RESULTS.md.

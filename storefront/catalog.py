@@ -173,21 +173,89 @@ class ImportResult:
     updated: int
 
 
-def search_words(query: str) -> list[str]:
-    """The words a search looks for: runs of letters and digits, lower-cased, each a prefix
-    of a word in a product's name or sku (`cof` finds `Coffee`, `00012` finds `SKU-00012`).
-    Punctuation, `%` and `_` included, separates words and is never a wildcard; at most
-    `SEARCH_MAX_WORDS` distinct words count."""
-    words = WORD.findall(unicodedata.normalize("NFC", query).lower())
-    return list(dict.fromkeys(words))[:SEARCH_MAX_WORDS]
+@dataclass(frozen=True)
+class Term:
+    """One thing a search looks for: a word, or a quoted phrase's words in a row; `prefix`
+    for the last word as it is being typed."""
+
+    words: tuple[str, ...]
+    prefix: bool = False
 
 
-def _search_terms(words: list[str], dialect: str) -> str:
-    """The words as the full-text index's query language spells a match of every prefix.
-    Words are letters and digits only, so nothing in them is syntax."""
+@dataclass(frozen=True)
+class Search:
+    """A search as web search engines read it (PostgreSQL's `websearch_to_tsquery` syntax):
+    every clause must match, a clause is one term or several joined by `or`; a `-` before a
+    word or a quoted phrase excludes it; the last word matches as a prefix (`cof` finds
+    `Coffee`), every other word whole. Words are runs of letters and digits, lower-cased:
+    punctuation, `%` and `_` included, separates words and is never syntax or a wildcard."""
+
+    clauses: tuple[tuple[Term, ...], ...]
+    excluded: tuple[Term, ...] = ()
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The words looked for (not the excluded ones), for highlighting."""
+        return tuple(dict.fromkeys(word for clause in self.clauses for term in clause
+                                   for word in term.words))
+
+
+_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+
+
+def parse_search(query: str) -> Search:
+    """The query as a `Search`; at most `SEARCH_MAX_WORDS` words count. A query of nothing
+    but exclusions looks for nothing (an index cannot list what lacks a word)."""
+    clauses: list[list[Term]] = []
+    excluded: list[Term] = []
+    joining = typing = False
+    budget = SEARCH_MAX_WORDS
+    tokens = _TOKEN.findall(unicodedata.normalize("NFC", query).lower())
+    for index, (dash, phrase, bare) in enumerate(tokens):
+        typing = False
+        if bare == "or":
+            joining = bool(clauses)
+            continue
+        negated = bool(dash) or bare.startswith("-")
+        words = tuple(WORD.findall(phrase or bare))[:budget]
+        if not words:
+            continue
+        budget -= len(words)
+        # A quoted phrase, or an excluded word with punctuation in it, is one term; a bare
+        # word with punctuation (`POT-7`) is each of its words.
+        terms = [Term(words)] if phrase or negated else [Term((word,)) for word in words]
+        if negated:
+            excluded.extend(terms)
+        else:
+            if joining:
+                clauses[-1].append(terms.pop(0))
+            clauses.extend([term] for term in terms)
+            typing = not phrase and index == len(tokens) - 1
+        joining = False
+        if budget == 0:
+            break
+    if not clauses:
+        return Search(())
+    if typing:  # the query ends with a word of its own: it is being typed
+        clauses[-1][-1] = Term(clauses[-1][-1].words, prefix=True)
+    return Search(tuple(tuple(clause) for clause in clauses), tuple(excluded))
+
+
+def _search_terms(search: Search, dialect: str) -> str:
+    """The search in the full-text index's query language: PostgreSQL's `to_tsquery`, SQLite
+    FTS5's MATCH. Words are letters and digits only, so nothing in them is syntax."""
     if dialect == "postgresql":
-        return " & ".join(f"{word}:*" for word in words)
-    return " AND ".join(f'"{word}"*' for word in words)
+        def spell(term: Term) -> str:
+            return " <-> ".join(term.words) + (":*" if term.prefix else "")
+        clauses = [" | ".join(f"({spell(term)})" for term in clause) for clause in search.clauses]
+        return " & ".join([f"({clause})" for clause in clauses]
+                          + [f"!({spell(term)})" for term in search.excluded])
+
+    def quote(term: Term) -> str:
+        return '"' + " ".join(term.words) + '"' + ("*" if term.prefix else "")
+    found = " AND ".join("(" + " OR ".join(quote(term) for term in clause) + ")"
+                         for clause in search.clauses)
+    return "".join([f"({found})", *(f" NOT {quote(term)}" for term in search.excluded)])
 
 
 def _matching(dialect: str) -> ColumnElement[bool]:
@@ -283,7 +351,7 @@ def list_products(page: int = 1, query: str = "", filters: Filters | None = None
     """Active products, `PRODUCTS_PER_PAGE` a page, optionally searched (ranked), filtered
     (in stock, price range, categories) and sorted (`Filters`; newest first by default).
 
-    The search (`search_words`) goes through the full-text index, so it costs the same
+    The search (`parse_search`) goes through the full-text index, so it costs the same
     whatever the catalog's size and whatever the query holds; queries longer than
     `SEARCH_MAX_CHARS` are cut. One SQL statement (`_page_statement`) for every combination,
     whose cost does not grow with the catalog. Raises `NotFound` for a page past the last
@@ -298,14 +366,15 @@ def list_products(page: int = 1, query: str = "", filters: Filters | None = None
     dialect = db.session.get_bind().dialect.name
     parameters: dict[str, object] = {"offset": (page - 1) * PRODUCTS_PER_PAGE,
                                      "cap": TOTAL_COUNT_CAP, "cap_and_one": TOTAL_COUNT_CAP + 1}
-    words: list[str] = []
+    words: tuple[str, ...] = ()
     if query:
-        words = search_words(query)
-        if not words:  # nothing but punctuation: no product can match, no query is needed
+        search = parse_search(query)
+        words = search.words
+        if not words:  # nothing to look for: no product can match, no query is needed
             if page > 1:
                 raise NotFound(f"page {page}")
             return ProductPage([], page, 0, False, False, query, filters)
-        parameters["search"] = _search_terms(words, dialect)
+        parameters["search"] = _search_terms(search, dialect)
     if filters.min_price is not None:
         parameters["min"] = filters.min_price
     if filters.max_price is not None:
@@ -327,7 +396,7 @@ def list_products(page: int = 1, query: str = "", filters: Filters | None = None
         has_next=len(rows) > PRODUCTS_PER_PAGE,
         query=query,
         filters=filters,
-        words=tuple(words),
+        words=words,
     )
 
 

@@ -447,6 +447,8 @@ class OrderLine(db.Model):
     name: Mapped[str] = mapped_column(String(PRODUCT_NAME_MAX_CHARS))
     unit_price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     quantity: Mapped[int]
+    # The product's picture as it is now, when the line was read with it (not a column).
+    image_key = None
 
     @property
     def line_total(self) -> Decimal:

@@ -483,8 +483,12 @@ def _lines_of(order_ids: Iterable[int]) -> dict[int, list[OrderLine]]:
     ids = list(order_ids)
     found: dict[int, list[OrderLine]] = {order_id: [] for order_id in ids}
     if ids:
-        for line in db.session.scalars(
-                select(OrderLine).where(OrderLine.order_id.in_(ids)).order_by(OrderLine.id)):
+        # The product's picture comes along in the same statement (none once it is deleted).
+        for line, image_key in db.session.execute(
+                select(OrderLine, Product.image_key)
+                .outerjoin(Product, Product.id == OrderLine.product_id)
+                .where(OrderLine.order_id.in_(ids)).order_by(OrderLine.id)):
+            line.image_key = image_key
             found[line.order_id].append(line)
     return found
 

@@ -1,6 +1,7 @@
 """The app's frame: configuration, security headers, cookies, error pages, health check."""
 
 import io
+import re
 from urllib.parse import urlencode
 
 import pytest
@@ -132,10 +133,16 @@ def test_hsts_only_with_secure_cookies_over_https(database_url, secure_cookies, 
 
 
 def test_page_has_no_external_asset_or_inline_script(client):
-    make_product()
+    """Scripts come from the shop's own static/ (the CSP allows no other); the only script
+    element with content is a product page's structured data, which is data, not code."""
+    product = make_product()
     body = client.get("/").get_data(as_text=True)
-    assert "<script" not in body
+    assert re.findall(r"<script[^>]*>", body) == [
+        '<script src="/static/shop.js" defer>']
     assert "http://" not in body and "https://" not in body and "//cdn" not in body
+    page = client.get(f"/products/{product.slug}").get_data(as_text=True)
+    assert re.findall(r"<script[^>]*>", page) == [
+        '<script src="/static/shop.js" defer>', '<script type="application/ld+json">']
 
 
 def test_session_cookie_flags(database_url):

@@ -14,7 +14,7 @@ from storefront import catalog, categories
 from storefront.extensions import db
 from storefront.models import PRODUCTS_PER_PAGE, Category, Product, ProductCategory
 from tests.factories import make_product, make_products
-from tests.support import csrf_token_of
+from tests.support import csrf_token_of, flashes
 
 PRODUCT_IDS = re.compile(r'data-product-id="(\d+)"')
 PRICES = re.compile(r'data-price="([0-9.]+)"')
@@ -138,6 +138,20 @@ def test_add_to_cart_returns_to_a_same_site_next(client, app):
                                               "next": "/?sort=name"})
     assert response.status_code == 303 and response.headers["Location"] == "/?sort=name"
     assert 'data-cart-count="1"' in client.page("/?sort=name")
+
+
+def test_the_product_pages_add_returns_to_the_product_page_with_a_flash(client, app):
+    product = make_product(name="Walnut Board")
+    page = client.page(f"/products/{product.slug}")
+    form = re.search(r'<form class="add-to-cart"[^>]*data-add-to-cart>(.*?)</form>', page, re.S)
+    assert form and f'name="next" value="/products/{product.slug}"' in form.group(1)
+    response = client.post("/cart/add", data={"csrf_token": csrf_token_of(page),
+                                              "product_id": product.id, "quantity": "2",
+                                              "next": f"/products/{product.slug}"})
+    assert response.headers["Location"] == f"/products/{product.slug}"
+    back = client.page(response.headers["Location"])
+    assert ("success", "Added 2 × Walnut Board to your cart.") in flashes(back)
+    assert 'data-cart-count="2"' in back
 
 
 @pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil",

@@ -93,9 +93,29 @@ def test_search_sees_renamed_and_new_products_at_once(app):
 
 
 def test_search_words_are_letters_and_digits_lower_cased_and_few(app):
-    assert catalog.search_words("Café-Crème, 50%!") == ["café", "crème", "50"]
-    assert catalog.search_words("a_b a") == ["a", "b"]
-    assert len(catalog.search_words(" ".join(f"w{n}" for n in range(50)))) == 8
+    assert catalog.parse_search("Café-Crème, 50%!").words == ("café", "crème", "50")
+    assert catalog.parse_search("a_b a").words == ("a", "b")
+    assert len(catalog.parse_search(" ".join(f"w{n}" for n in range(50))).words) == 8
+    assert catalog.parse_search("-crab").words == ()  # nothing to look for
+
+
+def test_search_reads_phrases_or_and_exclusions_and_only_the_last_word_as_a_prefix(app):
+    """Web-search syntax (PostgreSQL's websearch_to_tsquery), the same on both databases."""
+    green_tea = make_product(name="Green Tea Leaves")
+    tea_green = make_product(name="Tea Cup Green")
+    mug = make_product(name="Green Mug")
+
+    def found(query: str) -> set[int]:
+        return {p.id for p in catalog.list_products(query=query).products}
+
+    assert found('"green tea"') == {green_tea.id}  # a phrase: the words in a row
+    assert found("green tea") == {green_tea.id, tea_green.id}
+    assert found("green -tea") == {mug.id}
+    assert found('green -"tea cup"') == {green_tea.id, mug.id}
+    assert found("leaves or mug") == {green_tea.id, mug.id}
+    assert found("gre") == {green_tea.id, tea_green.id, mug.id}  # typing the last word
+    assert found("gre tea") == set()  # an earlier word is a whole word
+    assert found('"gre"') == set()  # a quoted word too
 
 
 def test_totals_are_counted_up_to_the_cap(app, monkeypatch):

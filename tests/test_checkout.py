@@ -703,3 +703,18 @@ def test_the_review_of_a_full_cart_keeps_the_cookie_under_4_kb(client):
     cookie = next(header for header in response.headers.getlist("Set-Cookie")
                   if header.startswith("session="))
     assert len(cookie) < 4093, len(cookie)
+
+
+def test_review_and_order_lines_show_each_products_picture_or_the_placeholder(client):
+    address = buyer(client)
+    key = "a" * 32
+    pictured = make_product(name="Pictured", image_key=key)
+    add(client, pictured)
+    add(client, make_product(name="Plain"))
+    page, _key = review(client)
+    location = place(client, address).location
+    for shown in (page, client.page(location)):
+        assert f"/media/{key}-320.webp 320w" in shown
+        assert shown.count('class="product-image placeholder"') == 1
+    set_product(pictured.id, image_key=None)  # the picture is the product's as it is now
+    assert f"/media/{key}" not in client.page(location)

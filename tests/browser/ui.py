@@ -55,14 +55,17 @@ def open_cart(page: Page) -> None:
 
 
 def add_from_product_page(page: Page, name: str, quantity: int = 1) -> None:
-    """Catalog → the product's page → quantity → "Add to cart"; the shop shows the cart."""
+    """Catalog → the product's page → quantity → "Add to cart": the page stays and its
+    mini-cart says what was added (static/shop.js) → "View cart"."""
     open_catalog(page)
     page.get_by_role("link", name=name, exact=True).click()
     expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
     page.get_by_label("Quantity").fill(str(quantity))
     page.get_by_role("button", name="Add to cart").click()
+    panel = page.locator("#mini-cart .mini-cart-panel")
+    expect(panel).to_contain_text(f"Added {quantity} × {name}")
+    panel.get_by_role("link", name="View cart").click()
     page.wait_for_url("**/cart")
-    expect(flash(page, "success")).to_contain_text(f"Added {quantity} × {name}")
 
 
 def fill_registration(page: Page, email: str, password: str = PASSWORD, confirm: str | None = None,
