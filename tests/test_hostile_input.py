@@ -2,9 +2,10 @@
 refusal (any 4xx) changes no row: on SQLite and PostgreSQL, anonymous and signed in.
 
 Nothing here lists the routes or their fields by hand. The routes come from the url_map; each
-route's fields are read from the forms the shop's own pages show for it (a page with one line
-in the cart and two sessions shows every form), and a route no page shows a form for gets every
-field any `FlaskForm` of the app declares. A route added later is covered without a change here.
+route's fields are read from the forms the shop's own pages show for it (the visitor has a line
+in the cart, two sessions, an address, an order, a wish and a picture), and for a route no page
+shows a form for, from the `FlaskForm`s its view's code names (the shop reads fields through
+its forms only). A route added later is covered without a change here.
 
 Values a request guard must refuse (a C0 control character, text that is not UTF-8, a lone
 surrogate) answer exactly `400`; a form route that gets JSON, a file part or a body of another
@@ -13,6 +14,7 @@ type answers exactly `400`; every other value may be accepted or refused, but ne
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import re
@@ -141,6 +143,10 @@ class FormFields(HTMLParser):
             self._current = None
 
 
+def fields_of_form(form: type) -> set[str]:
+    return {name for name in dir(form) if hasattr(getattr(form, name, None), "field_class")}
+
+
 def declared_fields() -> set[str]:
     """Every field name of every FlaskForm subclass the app defines."""
     names: set[str] = set()
@@ -148,8 +154,27 @@ def declared_fields() -> set[str]:
     while pending:
         form = pending.pop()
         pending.extend(form.__subclasses__())
-        names.update(name for name in dir(form)
-                     if hasattr(getattr(form, name, None), "field_class"))
+        names.update(fields_of_form(form))
+    return names
+
+
+def fields_of_view(app: Flask, endpoint: str) -> set[str]:
+    """The fields of the forms a view's code names (`form = WishForm()`), its own or that of
+    the shop's functions it calls. The shop reads fields through its forms only (no
+    `request.form`), so a view that names none reads no field."""
+    names: set[str] = set()
+    pending = [inspect.unwrap(app.view_functions[endpoint])]
+    seen: set[object] = set()
+    while pending:
+        function = pending.pop()
+        seen.add(function)
+        for name in function.__code__.co_names:
+            value = function.__globals__.get(name)
+            if isinstance(value, type) and issubclass(value, FlaskForm):
+                names |= fields_of_form(value)
+            elif (inspect.isfunction(value) and value not in seen
+                  and value.__module__.startswith("storefront")):
+                pending.append(value)
     return names
 
 
@@ -326,7 +351,9 @@ class Shop:
             # The staff gate answers 404 before any field is read; the staff walk sends
             # each field of these forms.
             return {"unexpected"}
-        fields = self.fields_by_action.get(path) or self.all_fields
+        # The form the page shows, or (a page shows no remove form for what the walk's
+        # visitor does not have) the forms the view's code names.
+        fields = self.fields_by_action.get(path) or fields_of_view(self.app, route.endpoint)
         return (fields - {"csrf_token"}) | {"unexpected"}
 
     def valid_form(self, fields: set[str]) -> dict[str, str]:
