@@ -430,9 +430,10 @@ class ProductDetails:
 
 
 @cache
+@cache
 def _details_statement() -> Select:
     """The product (kind 0) and up to `RELATED_PRODUCTS` newest others of its first category
-    (kind 1), in one statement."""
+    (kind 1), in one statement (built once: only the slug varies, as a bound parameter)."""
     slug = bindparam("slug")
     first_category = (select(func.min(ProductCategory.category_id))
                       .where(ProductCategory.product_id == Product.id).scalar_subquery())

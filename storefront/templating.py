@@ -94,6 +94,23 @@ def header_categories() -> tuple:
     return categories.get_tree().roots
 
 
+# The header's category navs, the same on every browsing page: rendered once per category
+# tree (a new tree, read after a change, renders them again) and per script root.
+_navs: list = [None, None, Markup("")]  # [tree roots, script root, html]
+
+
+def category_navs() -> Markup:
+    """The header's category bar and menu for this page (empty where `header_categories`
+    gives none)."""
+    roots = header_categories()
+    if not roots:
+        return Markup("")
+    if _navs[0] is not roots or _navs[1] != request.script_root:
+        _navs[:] = [roots, request.script_root,
+                    Markup(render_template("catalog/_category_navs.html", menu=roots))]  # noqa: S704  # nosec B704
+    return _navs[2]
+
+
 def register(app: Flask) -> None:
     app.add_template_filter(money, "money")
     app.add_template_filter(plain_money, "plain_money")
@@ -101,6 +118,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(highlight, "highlight")
     app.jinja_env.globals.update(TEMPLATE_CONSTANTS, return_path=return_path,
                                  catalog_card=catalog_card, header_categories=header_categories,
+                                 category_navs=category_navs,
                                  SORT_LABELS=SORT_LABELS, oidc_providers=_oidc_providers)
 
 

@@ -45,6 +45,24 @@ def test_category_page_lists_its_products_and_its_sub_categories(client, app):
     assert 'aria-label="Breadcrumb"' in beans and 'href="/c/coffee"' in beans
 
 
+def test_header_menu_follows_the_category_tree(client, app):
+    """The header's category navs are rendered once per tree: a category added or renamed
+    (the tree read again) shows in the next page's header, in both navs."""
+    shelf(app)
+    body = client.page("/")
+    assert body.count('href="/c/coffee-beans"') == 1  # a child: in the phone menu only
+    assert body.count('href="/c/tea"') == 2  # a root: in the bar and in the menu
+    db.session.execute(db.update(Category).where(Category.slug == "tea")
+                       .values(name="Loose Tea"))
+    db.session.add(Category(name="Gifts", slug="gifts"))
+    db.session.commit()
+    assert ">Loose Tea<" not in client.page("/")  # this worker's tree, kept for a while
+    categories.forget_tree()
+    body = client.page("/products/" + db.session.scalar(db.select(Product.slug).limit(1)))
+    assert body.count(">Loose Tea<") == 2 and body.count('href="/c/gifts"') == 2
+    assert client.page("/cart").count('href="/c/gifts"') == 0  # no menu off the shop pages
+
+
 @pytest.mark.parametrize("slug", ["nope", "COFFEE", "coffee-", "%00", "a" * 300])
 def test_unknown_category_is_404(client, app, slug):
     shelf(app)
