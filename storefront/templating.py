@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from decimal import Decimal
+from urllib.parse import quote
 
-from flask import Flask, g, render_template, request
+from flask import Flask, g, render_template, request, url_for
 from markupsafe import Markup, escape
 
 from storefront import categories
@@ -83,6 +84,45 @@ def highlight(text: str, words: tuple[str, ...] | list[str]) -> Markup:
 
 _WORD_OR_NOT = re.compile(r"[^\W_]+|[\W_]+")
 
+# Where pictures are served, per script root: a cart or a product page shows dozens of
+# picture addresses, and the router need not build each one.
+_media_prefixes: dict[str, tuple[str, str]] = {}
+
+
+def media_url(filename: str) -> str:
+    """The address of a stored picture file (`url_for("media.image", filename=...)`)."""
+    return _url_prefixes()[0] + quote(filename)
+
+
+def _url_prefixes() -> tuple[str, str]:
+    """The media folder's address and the placeholder picture's, for this script root."""
+    prefixes = _media_prefixes.get(request.script_root)
+    if prefixes is None:
+        prefixes = _media_prefixes[request.script_root] = (
+            url_for("media.image", filename="_")[:-1],
+            url_for("static", filename="placeholder.svg"))
+    return prefixes
+
+
+def product_image(product: object, sizes: str, width: int = 320, lazy: bool = True,
+                  alt: str = "") -> Markup:
+    """A product's picture: the stored WebP widths as `srcset`, an explicit size (no layout
+    shift), or the placeholder when it has none."""
+    key = getattr(product, "image_key", None)
+    if key:
+        src = media_url(f"{key}-640.webp")
+        srcset = ", ".join(f"{media_url(f'{key}-{w}.webp')} {w}w" for w in IMAGE_WIDTHS)
+        kind = "product-image"
+    else:
+        src = _url_prefixes()[1]
+        srcset = f"{src} 640w"
+        kind = "product-image placeholder"
+    loading = ' loading="lazy"' if lazy else ""
+    return Markup(  # noqa: S704  # nosec B704 - every value is escaped here
+        f'<img class="{kind}" src="{escape(src)}" srcset="{escape(srcset)}" '
+        f'sizes="{escape(sizes)}" width="{int(width)}" height="{int(width)}" '
+        f'alt="{escape(alt)}"{loading} decoding="async">')
+
 
 def header_categories() -> tuple:
     """The top-level categories (with their children) for the header's menu, on the
@@ -119,6 +159,7 @@ def register(app: Flask) -> None:
     app.jinja_env.globals.update(TEMPLATE_CONSTANTS, return_path=return_path,
                                  catalog_card=catalog_card, header_categories=header_categories,
                                  category_navs=category_navs,
+                                 product_image=product_image, media_url=media_url,
                                  SORT_LABELS=SORT_LABELS, oidc_providers=_oidc_providers)
 
 
