@@ -7,7 +7,7 @@ import unicodedata
 from decimal import Decimal
 from urllib.parse import quote
 
-from flask import Flask, g, render_template, request, url_for
+from flask import Flask, current_app, g, has_request_context, render_template, request, url_for
 from markupsafe import Markup, escape
 
 from storefront import categories
@@ -84,6 +84,33 @@ def highlight(text: str, words: tuple[str, ...] | list[str]) -> Markup:
 
 _WORD_OR_NOT = re.compile(r"[^\W_]+|[\W_]+")
 
+# The addresses templates build, per app and script root: every page builds the same dozen
+# header and footer links, and the router's answer never changes for the same arguments.
+URL_CACHE_KEY = "storefront.urls"
+URL_CACHE_MAX = 4096
+
+
+def remembered_url_for(endpoint: str, **values: object) -> str:
+    """Templates' `url_for`, kept once built. The `_external`, `_scheme`, `_anchor` and
+    `_method` options (they depend on more than the arguments) are always built afresh."""
+    if not has_request_context() or any(name[0] == "_" for name in values):
+        return url_for(endpoint, **values)
+    try:
+        # The type too: 1, 1.0, True and Decimal("1.0") are equal keys but spell differently.
+        key = (request.script_root, endpoint,
+               *((name, type(value), value) for name, value in values.items()))
+        hash(key)
+    except TypeError:  # a list or a dict among the arguments
+        return url_for(endpoint, **values)
+    cache = current_app.extensions.setdefault(URL_CACHE_KEY, {})
+    url = cache.get(key)
+    if url is None:
+        if len(cache) >= URL_CACHE_MAX:
+            cache.clear()
+        url = cache[key] = url_for(endpoint, **values)
+    return url
+
+
 # Where pictures are served, per script root: a cart or a product page shows dozens of
 # picture addresses, and the router need not build each one.
 _media_prefixes: dict[str, tuple[str, str]] = {}
@@ -156,7 +183,8 @@ def register(app: Flask) -> None:
     app.add_template_filter(plain_money, "plain_money")
     app.add_template_filter(device, "device")
     app.add_template_filter(highlight, "highlight")
-    app.jinja_env.globals.update(TEMPLATE_CONSTANTS, return_path=return_path,
+    app.jinja_env.globals.update(TEMPLATE_CONSTANTS, url_for=remembered_url_for,
+                                 return_path=return_path,
                                  catalog_card=catalog_card, header_categories=header_categories,
                                  category_navs=category_navs,
                                  product_image=product_image, media_url=media_url,

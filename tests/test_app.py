@@ -425,3 +425,21 @@ def test_a_nul_in_an_api_query_is_400_json_before_any_query(client, every_statem
     assert response.status_code == 400
     assert response.get_json() == {"error": MESSAGES[400]}
     assert every_statement == []
+
+
+def test_templates_url_for_is_remembered_per_arguments_and_script_root(app):
+    """Templates' `url_for` keeps what it built, keyed by every argument and the script root;
+    `_external` and the other options are built afresh each time."""
+    from flask import render_template_string
+
+    page = ("{{ url_for('catalog.product', slug=s) }}|{{ url_for('catalog.index', q=s) }}|"
+            "{{ url_for('catalog.index', _external=True) }}")
+    with app.test_request_context("/", base_url="http://shop.example"):
+        assert render_template_string("{{ url_for('catalog.index', page=1) }} "
+                                      "{{ url_for('catalog.index', page=1.0) }}") == (
+            "/?page=1 /?page=1.0")
+        assert render_template_string(page, s="a") == "/products/a|/?q=a|http://shop.example/"
+        assert render_template_string(page, s="b") == "/products/b|/?q=b|http://shop.example/"
+    with app.test_request_context("/", base_url="https://other.example/shop"):
+        assert render_template_string(page, s="a") == (
+            "/shop/products/a|/shop/?q=a|https://other.example/shop/")
