@@ -430,10 +430,9 @@ class ProductDetails:
 
 
 @cache
-@cache
 def _details_statement() -> Select:
     """The product (kind 0) and up to `RELATED_PRODUCTS` newest others of its first category
-    (kind 1), in one statement (built once: only the slug varies, as a bound parameter)."""
+    (kind 1), in one statement."""
     slug = bindparam("slug")
     first_category = (select(func.min(ProductCategory.category_id))
                       .where(ProductCategory.product_id == Product.id).scalar_subquery())

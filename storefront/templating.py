@@ -111,24 +111,10 @@ def remembered_url_for(endpoint: str, **values: object) -> str:
     return url
 
 
-# Where pictures are served, per script root: a cart or a product page shows dozens of
-# picture addresses, and the router need not build each one.
-_media_prefixes: dict[str, tuple[str, str]] = {}
-
-
 def media_url(filename: str) -> str:
-    """The address of a stored picture file (`url_for("media.image", filename=...)`)."""
-    return _url_prefixes()[0] + quote(filename)
-
-
-def _url_prefixes() -> tuple[str, str]:
-    """The media folder's address and the placeholder picture's, for this script root."""
-    prefixes = _media_prefixes.get(request.script_root)
-    if prefixes is None:
-        prefixes = _media_prefixes[request.script_root] = (
-            url_for("media.image", filename="_")[:-1],
-            url_for("static", filename="placeholder.svg"))
-    return prefixes
+    """The address of a stored picture file, `url_for("media.image", filename=...)`: the
+    media folder's address is built once, not once per picture."""
+    return remembered_url_for("media.image", filename="_")[:-1] + quote(filename)
 
 
 def product_image(product: object, sizes: str, width: int = 320, lazy: bool = True,
@@ -137,11 +123,12 @@ def product_image(product: object, sizes: str, width: int = 320, lazy: bool = Tr
     shift), or the placeholder when it has none."""
     key = getattr(product, "image_key", None)
     if key:
-        src = media_url(f"{key}-640.webp")
-        srcset = ", ".join(f"{media_url(f'{key}-{w}.webp')} {w}w" for w in IMAGE_WIDTHS)
+        stem = media_url(key)
+        src = f"{stem}-640.webp"
+        srcset = ", ".join(f"{stem}-{w}.webp {w}w" for w in IMAGE_WIDTHS)
         kind = "product-image"
     else:
-        src = _url_prefixes()[1]
+        src = remembered_url_for("static", filename="placeholder.svg")
         srcset = f"{src} 640w"
         kind = "product-image placeholder"
     loading = ' loading="lazy"' if lazy else ""
@@ -163,7 +150,7 @@ def header_categories() -> tuple:
 
 # The header's category navs, the same on every browsing page: rendered once per category
 # tree (a new tree, read after a change, renders them again) and per script root.
-_navs: list = [None, None, Markup("")]  # [tree roots, script root, html]
+NAVS_CACHE_KEY = "storefront.category_navs"
 
 
 def category_navs() -> Markup:
@@ -172,10 +159,11 @@ def category_navs() -> Markup:
     roots = header_categories()
     if not roots:
         return Markup("")
-    if _navs[0] is not roots or _navs[1] != request.script_root:
-        _navs[:] = [roots, request.script_root,
-                    Markup(render_template("catalog/_category_navs.html", menu=roots))]  # noqa: S704  # nosec B704
-    return _navs[2]
+    kept = current_app.extensions.get(NAVS_CACHE_KEY)
+    if kept is None or kept[0] is not roots or kept[1] != request.script_root:
+        html = Markup(render_template("catalog/_category_navs.html", menu=roots))  # noqa: S704  # nosec B704
+        kept = current_app.extensions[NAVS_CACHE_KEY] = (roots, request.script_root, html)
+    return kept[2]
 
 
 def register(app: Flask) -> None:
