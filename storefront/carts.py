@@ -661,10 +661,11 @@ def merge_safely(user_id: int, guest: GuestCart | None) -> MergeResult:
 def retry_merge(user_id: int, guest: GuestCart) -> MergeResult:
     """Merge guest lines that an earlier sign-in could not merge, in a transaction of its own.
 
-    `NotFound` if the account is gone meanwhile."""
+    `NotFound` if the account is gone meanwhile: its failed merge's event, which names the
+    account, is refused by the database before the commit is reached."""
     begin_write()
-    result = merge_safely(user_id, guest)
     try:
+        result = merge_safely(user_id, guest)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

@@ -517,6 +517,33 @@ def test_a_merge_failing_inside_the_database_keeps_the_sign_in_and_the_guest_lin
     assert guest_lines_in_cookie(client) == [[tea.id, 2]]
 
 
+def test_a_retried_merge_for_an_account_deleted_meanwhile_drops_the_guest_lines(
+        client, monkeypatch):
+    """The merge failed at sign-in; before the next request's retry writes, the account is
+    deleted elsewhere. The retry's failure event cannot name the vanished account: the page
+    still answers, the guest lines leave the cookie and nothing is half-written."""
+    tea = make_product(stock=10)
+    client.register()
+    client.logout()
+    add(client, tea.id, 2)
+    real_merge, real_retry = carts.merge_into_saved_cart, carts.retry_merge
+    monkeypatch.setattr(carts, "merge_into_saved_cart", lambda *args: 1 / 0)
+    assert client.login().status_code == 303
+    monkeypatch.setattr(carts, "merge_into_saved_cart", real_merge)
+
+    def deleted_meanwhile(user_id: int, guest: carts.GuestCart) -> MergeResult:
+        with db.engine.begin() as connection:
+            connection.execute(delete(User).where(User.id == user_id))
+        return real_retry(user_id, guest)
+
+    monkeypatch.setattr(carts, "retry_merge", deleted_meanwhile)
+    assert client.get("/").status_code == 200
+    assert guest_lines_in_cookie(client) is None
+    assert count_rows(User) == 0 and count_rows(UserCart) == 0 and count_rows(CartMerge) == 0
+    assert db.session.execute(select(Event.ok, Event.detail).where(
+        Event.kind == "cart_merge")).all() == [(False, "error=ZeroDivisionError")]
+
+
 @pytest.mark.parametrize("filler", ["x" * 189, "☕ü€" * 63], ids=["ascii", "non_ascii"])
 def test_a_merge_receipt_of_50_long_lines_keeps_the_cookie_under_4kb(client, filler):
     """Every line is capped or dropped and each has a 200-character name: the receipt sums up
