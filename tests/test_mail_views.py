@@ -22,6 +22,10 @@ from tests.support import PASSWORD, Mailbox, ShopClient, count_rows, field_error
 
 BASE_URL = "https://shop.example"
 NEW_PASSWORD = "a brand new passphrase 42"  # noqa: S105 - a test value
+RESET_LINK_SENT = ("If an account uses that address, a link to reset its password is on its "
+                   "way there. It works for one hour.")
+PASSWORD_CHANGED = ("Your password was changed and every session of your account was signed "
+                    "out. Sign in with your new password.")
 
 
 @pytest.fixture
@@ -57,6 +61,20 @@ def verified_marker(client: ShopClient) -> str:
     return re.search(r'data-email-verified="(\w+)"', client.page("/account")).group(1)
 
 
+def panel_form(page: str) -> tuple[str, dict[str, str]]:
+    """The action and hidden fields of the form in a page's panel, as a browser would send it."""
+    action, inner = re.search(
+        r'<section class="panel"[^>]*>.*?<form action="([^"]+)" method="post"[^>]*>(.*?)</form>',
+        page, re.S).groups()
+    return action, dict(re.findall(r'name="(\w+)" type="hidden" value="([^"]*)"', inner))
+
+
+def reset_token_in_session(browser: ShopClient) -> object:
+    """What a reset link left in the browser's signed session cookie (None: nothing)."""
+    with browser.session_transaction() as session:
+        return session.get("reset_token")
+
+
 # Verification ----------------------------------------------------------------------------------
 
 def test_the_verification_link_shows_a_button_and_only_its_post_verifies(app, client, mailbox):
@@ -88,6 +106,17 @@ def test_an_anonymous_visitor_can_verify_with_the_link(app, client, make_client,
     other = make_client()
     answer = other.post_form(path)
     assert answer.status_code == 303 and answer.headers["Location"] == "/auth/login"
+    assert user("ada@example.com").email_verified_at is not None
+
+
+def test_the_confirm_button_posts_its_own_link_with_the_pages_csrf_token(app, client, mailbox):
+    """The form exactly as the page writes it (what a browser sends) verifies the address."""
+    assert client.register("ada@example.com").status_code == 303
+    path = latest_link(app, mailbox, "ada@example.com")
+    action, fields = panel_form(client.page(path))
+    assert action == path and list(fields) == ["csrf_token"]
+    answer = client.post(action, data=fields)
+    assert answer.status_code == 303 and answer.headers["Location"] == "/account"
     assert user("ada@example.com").email_verified_at is not None
 
 
@@ -213,7 +242,7 @@ def test_forgot_answers_alike_for_known_and_unknown_addresses(app, client, make_
                         without_token(page.get_data(as_text=True))))
     assert answers[0] == answers[1]
     assert answers[0][:3] == (303, "/auth/forgot", 200)
-    assert "a link to reset its password is on its way" in answers[0][3]
+    assert flashes(answers[0][3]) == [("info", RESET_LINK_SENT)]
     deliver(app)
     assert [m.recipients for m in mailbox.received if "reset" in m.subject.lower()] == [
         ["ada@example.com"]]
@@ -247,6 +276,7 @@ def test_the_reset_journey_ends_every_session_and_does_not_sign_in(app, client, 
     done = visitor.post_form("/auth/reset", {"new_password": NEW_PASSWORD,
                                              "confirm_password": NEW_PASSWORD})
     assert done.status_code == 303 and done.headers["Location"] == "/auth/login"
+    assert flashes(visitor.page("/auth/login")) == [("success", PASSWORD_CHANGED)]
     assert visitor.signed_in_as() is None  # not signed in
     assert client.signed_in_as() is None and phone.signed_in_as() is None  # all ended
     assert visitor.login("ada@example.com", PASSWORD).status_code == 422
@@ -258,6 +288,65 @@ def test_the_reset_journey_ends_every_session_and_does_not_sign_in(app, client, 
     again = make_client()
     again.get(path)
     assert again.get("/auth/reset").status_code == 400
+
+
+def test_the_reset_page_without_a_link_is_400_and_looks_up_no_token(client, count_queries):
+    with count_queries() as statements:
+        answer = client.get("/auth/reset")
+    assert answer.status_code == 400
+    assert "This link cannot be used" in answer.get_data(as_text=True)
+    assert statements == []
+
+
+def test_a_used_reset_link_leaves_no_token_in_the_session(app, client, make_client, mailbox):
+    assert client.register("ada@example.com").status_code == 303
+    client.post_form("/auth/forgot", {"email": "ada@example.com"})
+    path = latest_link(app, mailbox, "ada@example.com")
+    visitor = make_client()
+    visitor.get(path)
+    assert reset_token_in_session(visitor) == path.rsplit("/", 1)[1]
+    assert visitor.post_form("/auth/reset", {"new_password": NEW_PASSWORD,
+                                             "confirm_password": NEW_PASSWORD}
+                             ).status_code == 303
+    assert reset_token_in_session(visitor) is None
+
+
+def test_a_refused_reset_link_leaves_no_token_in_the_session(client):
+    client.get("/auth/reset/" + "x" * 43)
+    assert reset_token_in_session(client) == "x" * 43
+    assert client.get("/auth/reset").status_code == 400
+    assert reset_token_in_session(client) is None
+
+
+def test_a_reset_link_used_in_another_tab_meanwhile_gets_the_400_page(
+        app, client, make_client, mailbox, monkeypatch):
+    """The link checked, then used by another tab before this form is saved: this one is
+    refused, changes nothing, and its token leaves the session."""
+    assert client.register("ada@example.com").status_code == 303
+    visitor = make_client()
+    visitor.post_form("/auth/forgot", {"email": "ada@example.com"})
+    visitor.get(latest_link(app, mailbox, "ada@example.com"))
+    assert visitor.get("/auth/reset").status_code == 200
+    other_tab_password = "the other tab's passphrase"  # noqa: S105 - a test value
+    real_check = accounts.get_reset_holder
+
+    def then_used_elsewhere(token: str):  # noqa: ANN202
+        holder = real_check(token)
+        monkeypatch.setattr(accounts, "get_reset_holder", real_check)
+        accounts.reset_password(token, other_tab_password)
+        return holder
+
+    token = visitor.csrf_token()  # fetched before the race is armed
+    monkeypatch.setattr(accounts, "get_reset_holder", then_used_elsewhere)
+    answer = visitor.post("/auth/reset", data={"csrf_token": token,
+                                               "new_password": NEW_PASSWORD,
+                                               "confirm_password": NEW_PASSWORD})
+    assert answer.status_code == 400
+    assert "This link cannot be used" in answer.get_data(as_text=True)
+    assert answer.headers["Referrer-Policy"] == "no-referrer"
+    assert reset_token_in_session(visitor) is None
+    assert visitor.login("ada@example.com", NEW_PASSWORD).status_code == 422
+    assert visitor.login("ada@example.com", other_tab_password).status_code == 303
 
 
 def test_asking_again_makes_the_older_reset_link_unusable(app, client, mailbox):
@@ -356,7 +445,10 @@ def test_an_e_mail_change_applies_when_its_link_is_used(app, client, mailbox):
     assert change.subject == "Confirm your new e-mail address · Storefront"
     page = client.get(path)
     assert page.status_code == 200 and "Ada.New@example.com" in page.get_data(as_text=True)
-    assert client.post_form(path).status_code == 303
+    answer = client.post_form(path)
+    assert answer.status_code == 303 and answer.headers["Location"] == "/account"
+    assert flashes(client.page("/account")) == [
+        ("success", "Your e-mail address is now Ada.New@example.com.")]
     assert client.signed_in_as() == "Ada.New@example.com"
     assert verified_marker(client) == "true"  # proven by this very link
     deliver(app)
