@@ -351,6 +351,17 @@ def test_signed_in_adds_go_to_the_saved_cart(client):
     assert client.get("/api/cart").get_json()["count"] == 9
 
 
+def test_updating_a_sold_out_saved_line_says_so_by_name_and_keeps_the_line(client):
+    client.register()
+    tea = make_product(name="Tea", stock=5)
+    add(client, tea.id, 2)
+    set_product(tea.id, stock=0)
+    response = client.post_form("/cart/update", {"product_id": tea.id, "quantity": "1"})
+    assert response.status_code == 303
+    assert ("warning", "Sorry, Tea is sold out.") in flashes(client.page("/cart"))
+    assert saved_lines("ada@example.com") == {tea.id: 2}
+
+
 def test_other_user_ids_in_a_post_are_ignored(client, make_client):
     bob = make_client()
     bob.register("bob@example.com")

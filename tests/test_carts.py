@@ -12,7 +12,7 @@ from storefront import accounts, carts, events
 from storefront.carts import MergeOutcome, MergeStatus
 from storefront.exceptions import CartFull, NotFound, NotInCart, SoldOut
 from storefront.extensions import db
-from storefront.models import CartMerge, Event, Product, UserCart, utcnow
+from storefront.models import REMEMBER_SESSION_DAYS, CartMerge, Event, Product, UserCart, utcnow
 from tests.factories import make_product, make_products, make_user
 from tests.support import PASSWORD, count_rows
 
@@ -131,6 +131,20 @@ def test_guest_view_and_count_leave_out_sold_out_and_withdrawn_lines(app):
     assert carts.count_of(lines) == 2
 
 
+def test_guest_count_includes_a_product_down_to_its_last_unit(app):
+    last = make_product(stock=1)
+    assert carts.count_of({last.id: 1}) == 1
+
+
+def test_guest_count_reads_only_the_carts_own_products(app, count_queries):
+    """The header's count is read on every page: it must not read the whole catalog."""
+    tea, mug = make_product(stock=5), make_product(stock=5)
+    make_products(3, stock=5)
+    with count_queries() as statements:
+        assert carts.count_of({tea.id: 2, mug.id: 1}) == 3
+    assert len(statements) == 1 and "products.id IN" in statements[0], statements
+
+
 # Saved cart ---------------------------------------------------------------------------------
 
 def test_add_creates_then_sums_a_line(app):
@@ -184,6 +198,65 @@ def test_set_quantity_caps_removes_and_refuses_missing_lines(app):
     with pytest.raises(NotInCart):
         carts.set_saved_quantity(user.id, other.id, 2)
     assert saved(user.id) == {}
+
+
+def test_set_quantity_says_whether_the_line_was_capped(app):
+    user, product = make_user(), make_product(stock=6)
+    carts.add_to_saved_cart(user.id, product.id, 1)
+    result = carts.set_saved_quantity(user.id, product.id, 9)
+    assert (result.quantity, result.capped) == (6, True)
+    result = carts.set_saved_quantity(user.id, product.id, 6)  # exactly the stock
+    assert (result.quantity, result.capped) == (6, False)
+
+
+def test_set_quantity_caps_at_99_per_line(app):
+    user, product = make_user(), make_product(stock=500)
+    carts.add_to_saved_cart(user.id, product.id, 1)
+    result = carts.set_saved_quantity(user.id, product.id, 120)
+    assert (result.quantity, result.capped) == (99, True)
+    assert saved(user.id) == {product.id: 99}
+
+
+def test_set_quantity_of_a_product_down_to_its_last_unit_sets_it_to_one(app):
+    user, product = make_user(), make_product(stock=5)
+    carts.add_to_saved_cart(user.id, product.id, 2)
+    db.session.execute(update(Product).where(Product.id == product.id).values(stock=1))
+    db.session.commit()
+    result = carts.set_saved_quantity(user.id, product.id, 3)
+    assert (result.quantity, result.capped) == (1, True)
+    assert saved(user.id) == {product.id: 1}
+
+
+def test_set_quantity_of_a_line_not_in_the_cart_names_the_product(app):
+    user, tea, other = make_user(), make_product(name="Tea"), make_product(name="Other")
+    carts.add_to_saved_cart(user.id, tea.id, 1)
+    with pytest.raises(NotInCart) as refused:
+        carts.set_saved_quantity(user.id, other.id, 2)
+    assert refused.value.args == ("Other",)
+
+
+def test_setting_a_quantity_touches_only_the_shoppers_own_line(app):
+    ada, bob = make_user("ada@example.com"), make_user("bob@example.com")
+    tea, mug = make_product(), make_product()
+    carts.add_to_saved_cart(ada.id, tea.id, 1)
+    carts.add_to_saved_cart(ada.id, mug.id, 1)
+    carts.add_to_saved_cart(bob.id, tea.id, 1)
+    carts.set_saved_quantity(ada.id, tea.id, 5)
+    assert saved(ada.id) == {tea.id: 5, mug.id: 1} and saved(bob.id) == {tea.id: 1}
+    assert carts.set_saved_quantity(ada.id, tea.id, 0) is None
+    assert saved(ada.id) == {mug.id: 1} and saved(bob.id) == {tea.id: 1}
+
+
+def test_removing_a_saved_line_removes_it_and_a_second_time_is_not_in_cart(app):
+    user, tea, mug = make_user(), make_product(name="Tea"), make_product()
+    carts.add_to_saved_cart(user.id, tea.id, 1)
+    carts.add_to_saved_cart(user.id, mug.id, 1)
+    carts.remove_from_saved_cart(user.id, tea.id)
+    assert saved(user.id) == {mug.id: 1}
+    with pytest.raises(NotInCart) as refused:
+        carts.remove_from_saved_cart(user.id, tea.id)
+    assert refused.value.args == ("Tea",)
+    assert saved(user.id) == {mug.id: 1}
 
 
 def test_concurrent_adds_never_lose_an_increment(app):
@@ -281,6 +354,19 @@ def test_removing_withdrawn_lines_spares_lines_sold_again_and_other_carts(app):
     assert saved(bob.id) == {hidden.id: 1}
 
 
+def test_removing_withdrawn_lines_removes_only_the_lines_named(app):
+    """A line withdrawn after the page read the cart stays until a page names it to the
+    shopper: nothing leaves the cart unannounced."""
+    user = make_user()
+    named, later = make_products(2)
+    for product in (named, later):
+        carts.add_to_saved_cart(user.id, product.id, 1)
+    db.session.execute(update(Product).values(active=False))
+    db.session.commit()
+    assert carts.remove_withdrawn_saved_lines(user.id, [named.id]) == 1
+    assert saved(user.id) == {later.id: 1}
+
+
 # The merge ------------------------------------------------------------------------------------
 
 def merge(user_id: int, cart: carts.GuestCart) -> carts.MergeResult:
@@ -343,6 +429,21 @@ def test_merge_of_the_same_guest_cart_happens_once(app):
     assert (first.status, again.status) == (MergeStatus.MERGED, MergeStatus.ALREADY_MERGED)
     assert saved(user.id) == {product.id: 2}
     assert db.session.scalar(select(func.count()).select_from(CartMerge)) == 1
+
+
+def test_a_replayed_guest_cart_still_counts_the_lines_it_brought(app):
+    user, tea, mug = make_user(), make_product(), make_product()
+    merge(user.id, guest({tea.id: 1, mug.id: 2}))
+    again = merge(user.id, guest({tea.id: 1, mug.id: 2}))
+    assert (again.status, again.lines, again.lines_in) == (MergeStatus.ALREADY_MERGED, (), 2)
+
+
+def test_a_merge_is_recorded_for_its_shopper(app):
+    user, tea = make_user(), make_product()
+    merge(user.id, guest({tea.id: 1}))
+    assert db.session.execute(
+        select(Event.ok, Event.user_id, Event.lines_merged).where(Event.kind == "cart_merge")
+    ).all() == [(True, user.id, 1)]
 
 
 def test_simultaneous_merges_of_one_guest_cart_merge_once(app):
@@ -474,6 +575,36 @@ def test_merge_keeps_saved_lines_first_then_guest_lines_in_guest_order(app):
     assert saved(user.id)[p2.id] == 3
 
 
+# Adding lines within another write (the wishlist's move to the cart) ---------------------------
+
+def test_adding_no_lines_reads_and_writes_nothing(app, count_queries):
+    user = make_user()
+    with count_queries() as statements:
+        added = carts.add_lines_within(user.id, {})
+    assert added == carts.AddedLines((), frozenset())
+    assert statements == []
+
+
+def test_added_lines_keep_the_order_they_were_given(app):
+    user = make_user()
+    a, b, c = make_products(3, stock=50)  # ids in the order a < b < c
+    added = carts.add_lines_within(user.id, {c.id: 1, a.id: 2, b.id: 3})
+    db.session.commit()
+    assert added.written == {a.id, b.id, c.id}
+    assert saved_order(user.id) == [c.id, a.id, b.id]
+
+
+def test_adding_lines_that_are_all_dropped_writes_nothing(app):
+    user = make_user()
+    empty, hidden = make_product(stock=0), make_product(active=False)
+    added = carts.add_lines_within(user.id, {empty.id: 1, hidden.id: 2})
+    db.session.commit()
+    assert [line.outcome for line in added.lines] == [
+        MergeOutcome.DROPPED_SOLD_OUT, MergeOutcome.DROPPED_UNAVAILABLE]
+    assert added.written == frozenset()
+    assert saved(user.id) == {}
+
+
 def break_the_line_check(monkeypatch) -> None:  # noqa: ANN001
     """Plant a fault the database catches: the merge's upsert writes a quantity of 100, which
     the CHECK on user_carts refuses, after the cart_merges row was inserted."""
@@ -549,3 +680,64 @@ def test_cleanup_deletes_in_short_batches_until_nothing_is_left(app, monkeypatch
     deletes = [statement for statement in statements if statement.startswith("DELETE FROM user_carts")]
     assert len(deletes) == 1 + 5  # no inactive line: one look; 14 stale lines: 3+3+3+3+2
     assert count_rows(UserCart) == 0
+
+
+def test_cleanup_counts_a_stale_line_of_an_inactive_product_once_as_inactive(app):
+    user, retired = make_user(), make_product()
+    carts.add_to_saved_cart(user.id, retired.id, 1)
+    db.session.execute(update(UserCart).values(updated_at=utcnow() - timedelta(days=120)))
+    db.session.execute(update(Product).values(active=False))
+    db.session.commit()
+    preview = carts.cleanup(dry_run=True)
+    assert (preview.inactive_lines, preview.stale_lines) == (1, 0)
+    done = carts.cleanup()
+    assert (done.inactive_lines, done.stale_lines) == (1, 0)
+
+
+def test_cleanup_result_says_whether_it_only_counted(app):
+    assert carts.cleanup(dry_run=True).dry_run is True
+    assert carts.cleanup().dry_run is False
+
+
+def test_a_line_whose_quantity_was_set_counts_as_touched(app):
+    user, tea = make_user(), make_product()
+    carts.add_to_saved_cart(user.id, tea.id, 1)
+    db.session.execute(update(UserCart).values(updated_at=utcnow() - timedelta(days=120)))
+    db.session.commit()
+    carts.set_saved_quantity(user.id, tea.id, 3)
+    assert carts.cleanup().stale_lines == 0
+    assert saved(user.id) == {tea.id: 3}
+
+
+def test_cleanup_keeps_a_line_untouched_for_exactly_the_given_days(app, monkeypatch):
+    user, kept, gone = make_user(), make_product(), make_product()
+    for product in (kept, gone):
+        carts.add_to_saved_cart(user.id, product.id, 1)
+    now = utcnow()
+    for product, age in ((kept, timedelta(days=10)), (gone, timedelta(days=10, microseconds=1))):
+        db.session.execute(update(UserCart).where(UserCart.product_id == product.id)
+                           .values(updated_at=now - age))
+    db.session.commit()
+    monkeypatch.setattr(carts, "utcnow", lambda: now)  # cleanup runs at `now` exactly
+    assert carts.cleanup(days=10).stale_lines == 1
+    assert saved(user.id) == {kept.id: 1}
+
+
+def test_cleanup_keeps_merge_records_up_to_30_days_old_so_their_carts_still_merge_once(
+        app, monkeypatch):
+    user, tea = make_user(), make_product()
+    ages = {"fresh": timedelta(days=1), "thirty-days": timedelta(days=REMEMBER_SESSION_DAYS),
+            "older": timedelta(days=REMEMBER_SESSION_DAYS, microseconds=1)}
+    for token in ages:
+        merge(user.id, guest({tea.id: 1}, token))
+    now = utcnow()
+    for token, age in ages.items():
+        db.session.execute(update(CartMerge).where(CartMerge.guest_token == token)
+                           .values(merged_at=now - age))
+    db.session.commit()
+    monkeypatch.setattr(carts, "utcnow", lambda: now)  # cleanup runs at `now` exactly
+    assert carts.cleanup().old_merges == 1
+    monkeypatch.undo()
+    for token in ("fresh", "thirty-days"):  # a replayed cookie still adds nothing
+        assert merge(user.id, guest({tea.id: 1}, token)).status is MergeStatus.ALREADY_MERGED
+    assert saved(user.id) == {tea.id: 3}
