@@ -5,15 +5,37 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import NoResultFound
 from werkzeug.security import generate_password_hash
 
-from storefront import accounts, events
+from storefront import accounts, events, mail, tokens
 from storefront.emails import canonical_email
-from storefront.exceptions import EmailTaken, InvalidCredentials, NotFound, WrongPassword
+from storefront.exceptions import (
+    EmailTaken,
+    InvalidCredentials,
+    InvalidToken,
+    LastSignInMethod,
+    NotFound,
+    WrongPassword,
+)
 from storefront.extensions import db
-from storefront.models import REMEMBER_SESSION_DAYS, Event, Profile, User, UserSession, utcnow
+from storefront.models import (
+    REMEMBER_SESSION_DAYS,
+    STALE_SESSION_DAYS,
+    EmailToken,
+    Event,
+    OAuthIdentity,
+    OutboxMail,
+    Passkey,
+    Profile,
+    User,
+    UserSession,
+    utcnow,
+)
 from tests.factories import make_user
 from tests.support import PASSWORD, count_rows
+
+NEW_PASSWORD = "a new long secret"  # noqa: S105 - a test value
 
 
 def test_register_writes_user_profile_session_and_events_together(app):
@@ -164,6 +186,70 @@ def test_change_password_needs_the_current_one(app):
     assert accounts.load_session(here.token) is not None
 
 
+def test_a_password_change_leaves_other_accounts_sessions_alone(app):
+    ada = make_user("ada@example.com")
+    here = accounts.sign_in(ada.email, PASSWORD)
+    bob = accounts.sign_in(make_user("bob@example.com").email, PASSWORD)
+    accounts.change_password(ada.id, here.session_id, PASSWORD, NEW_PASSWORD)
+    assert accounts.load_session(bob.token).id == bob.user.id
+
+
+def test_a_password_change_keeps_the_time_an_earlier_session_ended(app):
+    user = make_user()
+    here = accounts.sign_in(user.email, PASSWORD)
+    old = accounts.sign_in(user.email, PASSWORD)
+    ended = utcnow() - timedelta(days=3)
+    db.session.execute(update(UserSession).where(UserSession.id == old.session_id)
+                       .values(revoked_at=ended))
+    db.session.commit()
+    accounts.change_password(user.id, here.session_id, PASSWORD, NEW_PASSWORD)
+    assert db.session.scalar(
+        select(UserSession.revoked_at).where(UserSession.id == old.session_id)) == ended
+
+
+def test_a_password_change_never_continues_another_accounts_session(app):
+    ada = make_user("ada@example.com")
+    bob = accounts.sign_in(make_user("bob@example.com").email, PASSWORD)
+    with pytest.raises(NoResultFound):
+        accounts.change_password(ada.id, bob.session_id, PASSWORD, NEW_PASSWORD)
+    db.session.rollback()
+    assert accounts.load_session(bob.token).id == bob.user.id
+    assert accounts.sign_in(ada.email, PASSWORD)  # nothing changed
+
+
+def test_a_password_change_marks_this_session_seen_now(app):
+    user = make_user()
+    here = accounts.sign_in(user.email, PASSWORD)
+    db.session.execute(update(UserSession).where(UserSession.id == here.session_id)
+                       .values(last_seen_at=utcnow() - timedelta(hours=2)))
+    db.session.commit()
+    before = utcnow()
+    accounts.change_password(user.id, here.session_id, PASSWORD, NEW_PASSWORD)
+    seen = db.session.scalar(
+        select(UserSession.last_seen_at).where(UserSession.id == here.session_id))
+    assert seen >= before
+
+
+def test_a_password_change_tells_the_address_the_account_has_by_then(app, monkeypatch):
+    """The e-mail changes (its link used in another tab) while the new password is hashed:
+    the notice goes to the address the account has now, under the account's name."""
+    user = make_user("ada@example.com")
+    here = accounts.sign_in(user.email, PASSWORD)
+    real_hash = accounts._hash_password
+
+    def hash_while_the_address_moves(password: str) -> str:
+        with db.engine.begin() as connection:
+            connection.execute(update(User).where(User.id == user.id).values(
+                email="new@example.com", email_canonical="new@example.com"))
+        return real_hash(password)
+
+    monkeypatch.setattr(accounts, "_hash_password", hash_while_the_address_moves)
+    accounts.change_password(user.id, here.session_id, PASSWORD, NEW_PASSWORD)
+    notice = db.session.execute(select(OutboxMail.recipient, OutboxMail.user_id)
+                                .where(OutboxMail.kind == mail.PASSWORD_CHANGED)).one()
+    assert tuple(notice) == ("new@example.com", user.id)
+
+
 def test_revoking_another_accounts_session_is_not_found(app):
     ada = make_user("ada@example.com")
     bob = make_user("bob@example.com")
@@ -171,6 +257,56 @@ def test_revoking_another_accounts_session_is_not_found(app):
     with pytest.raises(NotFound):
         accounts.revoke_session(ada.id, bob_session.session_id)
     assert accounts.load_session(bob_session.token) is not None
+
+
+def test_revoking_a_session_already_ended_is_not_found_and_keeps_its_end(app):
+    user = make_user()
+    old = accounts.sign_in(user.email, PASSWORD)
+    ended = utcnow() - timedelta(days=2)
+    db.session.execute(update(UserSession).where(UserSession.id == old.session_id)
+                       .values(revoked_at=ended))
+    db.session.commit()
+    with pytest.raises(NotFound):
+        accounts.revoke_session(user.id, old.session_id)
+    assert db.session.scalar(
+        select(UserSession.revoked_at).where(UserSession.id == old.session_id)) == ended
+
+
+def test_the_sessions_list_holds_this_accounts_live_sessions_only(app):
+    registered = accounts.register("ada@example.com", PASSWORD, "Ada", "Lovelace")
+    make_user("bob@example.com")
+    revoked = accounts.sign_in("ada@example.com", PASSWORD)
+    accounts.sign_out(revoked.session_id)
+    expired = accounts.sign_in("ada@example.com", PASSWORD)
+    db.session.execute(update(UserSession).where(UserSession.id == expired.session_id)
+                       .values(expires_at=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    live = accounts.sign_in("ada@example.com", PASSWORD)
+    listed = {row.id for row in accounts.list_sessions(registered.user.id)}
+    assert listed == {registered.session_id, live.session_id}
+
+
+def test_a_session_ending_at_this_very_moment_is_not_listed(app, monkeypatch):
+    registered = accounts.register("ada@example.com", PASSWORD, "Ada", "Lovelace")
+    now = utcnow()
+    db.session.execute(update(UserSession).where(UserSession.id == registered.session_id)
+                       .values(expires_at=now))
+    db.session.commit()
+    monkeypatch.setattr(accounts, "utcnow", lambda: now)
+    assert accounts.list_sessions(registered.user.id) == []
+
+
+def test_sessions_are_listed_most_recently_seen_first_then_newest_first(app):
+    first = accounts.register("ada@example.com", PASSWORD, "Ada", "Lovelace")
+    second = accounts.sign_in("ada@example.com", PASSWORD)
+    third = accounts.sign_in("ada@example.com", PASSWORD)
+    earlier = utcnow() - timedelta(hours=1)
+    db.session.execute(update(UserSession).values(last_seen_at=earlier))
+    db.session.execute(update(UserSession).where(UserSession.id == first.session_id)
+                       .values(last_seen_at=utcnow()))
+    db.session.commit()
+    listed = [row.id for row in accounts.list_sessions(first.user.id)]
+    assert listed == [first.session_id, third.session_id, second.session_id]
 
 
 def test_delete_account_removes_everything_it_owns(app):
@@ -183,6 +319,18 @@ def test_delete_account_removes_everything_it_owns(app):
     assert accounts.load_session(signed.token) is None
     assert count_rows(Event) > 0  # the figures keep their counts
     assert db.session.scalar(select(Event.user_id).limit(1)) is None
+
+
+def test_deleting_an_account_forgets_its_mail_and_no_one_elses(app):
+    """Outside a request (a command) the outbox rows go by a plain DELETE."""
+    ada = make_user("ada@example.com")  # each sign-up queued a verification mail
+    make_user("bob@example.com")
+    db.session.add(OutboxMail(user_id=None, kind="order_placed", recipient="guest@example.com",
+                              subject="s", body_text="t", body_html="h"))
+    db.session.commit()
+    accounts.delete_account(ada.id, PASSWORD)
+    assert sorted(db.session.scalars(select(OutboxMail.recipient))) == [
+        "bob@example.com", "guest@example.com"]
 
 
 def test_check_finds_and_fixes_a_user_without_profile_and_stale_sessions(app):
@@ -198,9 +346,48 @@ def test_check_finds_and_fixes_a_user_without_profile_and_stale_sessions(app):
     assert found.broken and found.users_without_profile == [orphan.id]
     assert found.stale_sessions == 1
     fixed = accounts.check_accounts(fix=True)
-    assert (fixed.profiles_created, fixed.sessions_purged) == (1, 1)
+    assert (fixed.profiles_created, fixed.sessions_purged, fixed.stale_sessions) == (1, 1, 1)
     assert not accounts.check_accounts().broken
     assert count_rows(UserSession) == 1
+    created = db.session.execute(select(Profile.first_name, Profile.last_name)
+                                 .where(Profile.user_id == orphan.id)).one()
+    assert tuple(created) == ("", "")  # for the shopper to fill in
+
+
+def test_check_counts_and_purges_sessions_expired_over_30_days_ago(app):
+    make_user()
+    db.session.execute(update(UserSession).values(
+        expires_at=utcnow() - timedelta(days=STALE_SESSION_DAYS + 1)))
+    db.session.commit()
+    assert accounts.check_accounts().stale_sessions == 1
+    assert accounts.check_accounts(fix=True).sessions_purged == 1
+    assert count_rows(UserSession) == 0
+
+
+@pytest.mark.parametrize("field", ["revoked_at", "expires_at"])
+def test_a_session_that_ended_exactly_30_days_ago_is_not_stale_yet(app, monkeypatch, field):
+    make_user()
+    now = utcnow()
+    db.session.execute(update(UserSession).values(
+        **{field: now - timedelta(days=STALE_SESSION_DAYS)}))
+    db.session.commit()
+    monkeypatch.setattr(accounts, "utcnow", lambda: now)
+    assert accounts.check_accounts().stale_sessions == 0
+    assert accounts.check_accounts(fix=True).sessions_purged == 0
+
+
+def add_user_without_profile(user_id: int, email: str, canonical: str | None) -> None:
+    """A user row as an old migration or a restore leaves it: no profile, and an id given,
+    so the table's own order need not be the ids' order."""
+    db.session.execute(insert(User).values(id=user_id, email=email, email_canonical=canonical,
+                                           password_hash="x"))
+    db.session.commit()
+
+
+def test_check_lists_users_without_profile_by_id(app):
+    add_user_without_profile(20, "later@example.com", "later@example.com")
+    add_user_without_profile(10, "earlier@example.com", "earlier@example.com")
+    assert accounts.check_accounts().users_without_profile == [10, 20]
 
 
 def test_report_counts_real_figures(app):
@@ -281,6 +468,13 @@ def test_check_reports_accounts_that_collide_in_canonical_form(app):
     assert count_rows(User) == 2
 
 
+def test_check_lists_colliding_accounts_by_id(app):
+    holder = make_user("j\u00fcrgen@example.com")
+    add_user_without_profile(20, "J\u00fcrgen@example.com", None)
+    add_user_without_profile(10, "ju\u0308rgen@example.com", None)
+    assert accounts.check_accounts().email_collisions == [(10, holder.id), (20, holder.id)]
+
+
 # Sessions ---------------------------------------------------------------------------------------
 
 def test_a_disabled_account_loads_nobody_from_its_live_session(app):
@@ -359,3 +553,193 @@ def test_repeated_characters_and_key_runs_count_as_common(password):
     "password", ["correct horse battery staple", "tr0ub4dor&3 x", "13579 24680", "aaaaaaab"])
 def test_passwords_that_are_no_run_are_not_common(password):
     assert not accounts.is_common_password(password)
+
+
+# Profile, and the rows a change locks -----------------------------------------------------------
+
+def test_a_profile_change_works_from_the_row_as_it_is_now(app):
+    """The request's copy of the profile is stale (another request saved meanwhile): the
+    change applies to the row as it is, and what comes back is the row as saved."""
+    user = make_user()
+    shown = accounts.get_profile(user.id)  # read for the form, as the profile page does
+    with db.engine.begin() as connection:
+        connection.execute(update(Profile).where(Profile.user_id == user.id)
+                           .values(first_name="Augusta", phone="+1 555 0100"))
+    saved = accounts.update_profile(shown.user_id, {"first_name": "Ada"})
+    assert (saved.first_name, saved.phone) == ("Ada", "+1 555 0100")
+    stored = db.session.execute(select(Profile.first_name, Profile.phone)
+                                .where(Profile.user_id == user.id)).one()
+    assert tuple(stored) == ("Ada", "+1 555 0100")
+
+
+def test_profile_password_and_sign_in_method_changes_lock_their_row_first(app, database_url,
+                                                                          count_queries):
+    """Two requests at once wait for each other: each read that decides a write is a
+    SELECT ... FOR UPDATE (on SQLite, BEGIN IMMEDIATE already locks the whole database)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row locks are PostgreSQL's; SQLite's writer holds the database")
+    user = make_user()
+    here = accounts.sign_in(user.email, PASSWORD)
+    passkey = add_passkey(user.id, "credential-1")
+
+    def locked_reads(action) -> list[str]:  # noqa: ANN001
+        with count_queries() as statements:
+            action()
+        return [statement for statement in statements
+                if statement.startswith("SELECT") and "FOR UPDATE" in statement]
+
+    assert any("FROM profiles" in read for read in locked_reads(
+        lambda: accounts.update_profile(user.id, {"first_name": "Augusta"})))
+    assert any("FROM users" in read for read in locked_reads(
+        lambda: accounts.change_password(user.id, here.session_id, PASSWORD, NEW_PASSWORD)))
+    assert any("FROM users" in read for read in locked_reads(
+        lambda: accounts.remove_sign_in_method(user.id, Passkey, passkey)))
+
+
+# Mailed links: password reset, verification, e-mail change --------------------------------------
+
+def mint(user_id: int, purpose: str, new_email: str | None = None) -> str:
+    """A link's token, as the mail worker makes it when it sends the mail."""
+    token = tokens.mint(user_id, purpose, new_email)
+    db.session.commit()
+    return token
+
+
+def test_a_reset_ends_this_accounts_live_sessions_only(app):
+    ada = accounts.register("ada@example.com", PASSWORD, "Ada", "Lovelace")
+    old = accounts.sign_in("ada@example.com", PASSWORD)
+    ended = utcnow() - timedelta(days=3)
+    db.session.execute(update(UserSession).where(UserSession.id == old.session_id)
+                       .values(revoked_at=ended))
+    db.session.commit()
+    bob = accounts.sign_in(make_user("bob@example.com").email, PASSWORD)
+    accounts.reset_password(mint(ada.user.id, tokens.RESET), NEW_PASSWORD)
+    assert accounts.load_session(ada.token) is None
+    assert accounts.load_session(bob.token).id == bob.user.id
+    assert db.session.scalar(
+        select(UserSession.revoked_at).where(UserSession.id == old.session_id)) == ended
+
+
+def test_a_reset_ends_the_accounts_other_reset_links_and_tells_it(app):
+    user = make_user()
+    used = mint(user.id, tokens.RESET)
+    # A second live link, as two mail workers minting at once leave them (neither saw the
+    # other's row to end it).
+    other = "another-live-reset-link"
+    db.session.add(EmailToken(user_id=user.id, purpose=tokens.RESET,
+                              token_hash=tokens.hash_token(other),
+                              expires_at=utcnow() + timedelta(hours=1)))
+    db.session.commit()
+    accounts.reset_password(used, NEW_PASSWORD)
+    with pytest.raises(InvalidToken):
+        accounts.get_reset_holder(other)
+    notice = db.session.execute(select(OutboxMail.recipient, OutboxMail.user_id)
+                                .where(OutboxMail.kind == mail.PASSWORD_CHANGED)).one()
+    assert tuple(notice) == ("ada@example.com", user.id)
+
+
+def verified_at(user_id: int):  # noqa: ANN201
+    return db.session.scalar(select(User.email_verified_at).where(User.id == user_id))
+
+
+def test_a_verification_link_verifies_its_own_account_only(app):
+    ada = make_user("ada@example.com")
+    bob = make_user("bob@example.com")
+    accounts.confirm_email(mint(bob.id, tokens.VERIFY))
+    assert verified_at(bob.id) is not None
+    assert verified_at(ada.id) is None
+
+
+def test_a_second_verification_link_keeps_the_first_ones_time(app, monkeypatch):
+    user = make_user()
+    first, second = mint(user.id, tokens.VERIFY), mint(user.id, tokens.VERIFY)
+    accounts.confirm_email(first)
+    verified = verified_at(user.id)
+    monkeypatch.setattr(accounts, "utcnow", lambda: verified + timedelta(days=1))
+    accounts.confirm_email(second)
+    assert verified_at(user.id) == verified
+
+
+def test_an_e_mail_change_notice_goes_to_the_old_address_in_the_accounts_name(app):
+    user = make_user("ada@example.com")
+    accounts.confirm_email(mint(user.id, tokens.EMAIL_CHANGE, "new@example.com"))
+    notice = db.session.execute(select(OutboxMail.recipient, OutboxMail.user_id)
+                                .where(OutboxMail.kind == mail.EMAIL_CHANGED)).one()
+    assert tuple(notice) == ("ada@example.com", user.id)
+
+
+# Sign-in methods: providers and passkeys ---------------------------------------------------------
+
+def add_passkey(user_id: int, credential_id: str, passkey_id: int | None = None) -> int:
+    """A passkey row as the registration ceremony stores it; its id."""
+    passkey = Passkey(id=passkey_id, user_id=user_id, credential_id=credential_id,
+                      public_key=b"key", sign_count=0, name="Key", transports="")
+    db.session.add(passkey)
+    db.session.commit()
+    return passkey.id
+
+
+@pytest.mark.parametrize(("claims", "names"), [
+    ({"given_name": "Ada", "family_name": "Lovelace", "name": "Augusta Ada King"},
+     ("Ada", "Lovelace")),
+    ({"given_name": "Ada", "name": "Augusta Ada King"}, ("Ada", "")),
+    ({"family_name": "Lovelace", "name": "Augusta Ada King"}, ("Shopper", "Lovelace")),
+    ({"name": "Augusta Ada King"}, ("Augusta", "Ada King")),
+    ({"given_name": 42, "family_name": ["King"], "name": "Ada Lovelace"}, ("Ada", "Lovelace")),
+    ({}, ("Shopper", "")),
+])
+def test_profile_names_come_from_given_and_family_name_else_the_full_name(claims, names):
+    assert accounts.names_from_claims(claims) == names
+
+
+def test_linking_a_provider_says_whether_it_was_new_and_records_when(app, monkeypatch):
+    ada = make_user("ada@example.com")
+    bob = make_user("bob@example.com")
+    linked_at = utcnow() - timedelta(minutes=5)
+    monkeypatch.setattr(accounts, "utcnow", lambda: linked_at)
+    claims = accounts.ProviderClaims("mock", "ada-at-mock", email="ada@example.com")
+    assert accounts.link_identity(ada.id, claims) is True
+    assert accounts.link_identity(bob.id, claims) is False  # linked already, to Ada
+    row = db.session.execute(select(OAuthIdentity.user_id, OAuthIdentity.email,
+                                    OAuthIdentity.created_at, OAuthIdentity.last_used_at)).one()
+    assert tuple(row) == (ada.id, "ada@example.com", linked_at, linked_at)
+
+
+def test_sign_in_methods_list_passkeys_and_providers_by_id(app):
+    user = make_user()
+    for passkey_id in (20, 10):  # added in another order than their ids (a restore, say)
+        add_passkey(user.id, f"credential-{passkey_id}", passkey_id)
+    for identity_id in (20, 10):
+        db.session.add(OAuthIdentity(id=identity_id, provider="mock", subject=f"s{identity_id}",
+                                     user_id=user.id))
+        db.session.commit()
+    methods = accounts.sign_in_methods(user.id)
+    assert [passkey.id for passkey in methods.passkeys] == [10, 20]
+    assert [identity.id for identity in methods.identities] == [10, 20]
+
+
+def test_removing_another_accounts_passkey_is_not_found(app):
+    ada = make_user("ada@example.com")
+    add_passkey(ada.id, "credential-of-ada")
+    bobs = add_passkey(make_user("bob@example.com").id, "credential-of-bob")
+    with pytest.raises(NotFound):
+        accounts.remove_sign_in_method(ada.id, Passkey, bobs)
+    assert db.session.scalar(select(Passkey.user_id).where(Passkey.id == bobs)) is not None
+
+
+def test_removing_one_passkey_keeps_the_others(app):
+    user = make_user()
+    first, second = add_passkey(user.id, "credential-1"), add_passkey(user.id, "credential-2")
+    accounts.remove_sign_in_method(user.id, Passkey, first)
+    assert list(db.session.scalars(select(Passkey.id))) == [second]
+
+
+def test_another_accounts_passkey_is_no_way_in_for_this_one(app):
+    ada = make_user("ada@example.com")
+    only = add_passkey(ada.id, "credential-of-ada")
+    add_passkey(make_user("bob@example.com").id, "credential-of-bob")
+    db.session.execute(update(User).where(User.id == ada.id).values(password_hash=None))
+    db.session.commit()
+    with pytest.raises(LastSignInMethod):
+        accounts.remove_sign_in_method(ada.id, Passkey, only)
+    assert db.session.scalar(select(Passkey.user_id).where(Passkey.id == only)) == ada.id
