@@ -618,6 +618,9 @@ def test_accounts_check_reports_orders_whose_totals_do_not_add_up(client, runner
     result = runner.invoke(args=["accounts", "check"])
     assert result.exit_code == 1
     assert f"order {number}: its totals do not equal its lines" in result.output
+    fixed = runner.invoke(args=["accounts", "check", "--fix"])  # reported, never repaired
+    assert fixed.exit_code == 1
+    assert f"order {number}: its totals do not equal its lines" in fixed.output
 
 
 def test_the_report_counts_orders_revenue_and_conversion(client, runner):

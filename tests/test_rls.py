@@ -12,7 +12,7 @@ from flask_sqlalchemy.session import Session
 from sqlalchemy import delete, event, func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from storefront import create_app
+from storefront import accounts, create_app, rls, tokens
 from storefront.extensions import db
 from storefront.models import (
     Address,
@@ -717,6 +717,23 @@ def test_a_share_key_reads_one_wishlist_and_its_first_name_only(shop):
         assert as_app_role(statement, by_key) == 0, statement
     assert as_app_role("SELECT user_id FROM wishlist_items",
                        {"share_key_hash": "no-such-key"}) == []
+
+
+@pytest.mark.parametrize("purpose", [tokens.RESET, tokens.VERIFY, tokens.EMAIL_CHANGE])
+def test_a_link_used_in_a_request_leaves_the_request_as_it_found_it(app, shop, purpose):
+    """A signed-in shopper uses another account's mailed link: the service acts as that
+    account for its transaction, then the request reads as its own shopper again."""
+    new_email = "bob.new@example.com" if purpose == tokens.EMAIL_CHANGE else None
+    token = tokens.mint(shop["bob"], purpose, new_email)
+    db.session.commit()
+    with app.test_request_context():
+        rls.act_as(shop["ada"])
+        if purpose == tokens.RESET:
+            accounts.reset_password(token, "a brand new passphrase")
+        else:
+            accounts.confirm_email(token)
+        readable = db.session.scalars(select(User.id)).all()
+    assert readable == [shop["ada"]]
 
 
 def test_forget_mail_deletes_only_the_current_users_outbox_rows(shop):
