@@ -705,6 +705,39 @@ def test_linking_a_provider_says_whether_it_was_new_and_records_when(app, monkey
     assert tuple(row) == (ada.id, "ada@example.com", linked_at, linked_at)
 
 
+def test_signing_in_with_a_known_identity_records_when_and_the_address_it_gave(app,
+                                                                               monkeypatch):
+    ada = make_user("ada@example.com")
+    linked_at = utcnow() - timedelta(days=3)
+    monkeypatch.setattr(accounts, "utcnow", lambda: linked_at)
+    accounts.link_identity(ada.id, accounts.ProviderClaims("mock", "ada-sub",
+                                                           email="ada@example.com"))
+    used_at = linked_at + timedelta(days=2)
+    monkeypatch.setattr(accounts, "utcnow", lambda: used_at)
+    signed = accounts.sign_in_with_provider(accounts.ProviderClaims(
+        "mock", "ada-sub", email="ada@mail.example.com"))
+    assert signed.user.id == ada.id
+    row = db.session.execute(select(OAuthIdentity.email, OAuthIdentity.created_at,
+                                    OAuthIdentity.last_used_at)).one()
+    assert tuple(row) == ("ada@mail.example.com", linked_at, used_at)
+
+
+@pytest.mark.parametrize(("provider", "subject"), [("other", "ada-sub"), ("mock", "eve-sub")],
+                         ids=["same subject elsewhere", "another subject at the same provider"])
+def test_a_provider_sign_in_finds_the_identity_by_provider_and_subject_together(
+        app, provider, subject):
+    ada = make_user("ada@example.com")
+    accounts.link_identity(ada.id, accounts.ProviderClaims("mock", "ada-sub",
+                                                           email="ada@example.com"))
+    signed = accounts.sign_in_with_provider(accounts.ProviderClaims(
+        provider, subject, email="eve@example.com", email_verified=True, first_name="Eve"))
+    assert signed.user.email == "eve@example.com"  # a new account, not Ada's
+    rows = db.session.execute(select(OAuthIdentity.provider, OAuthIdentity.subject,
+                                     OAuthIdentity.user_id)).all()
+    assert {tuple(row) for row in rows} == {("mock", "ada-sub", ada.id),
+                                            (provider, subject, signed.user.id)}
+
+
 def test_sign_in_methods_list_passkeys_and_providers_by_id(app):
     user = make_user()
     for passkey_id in (20, 10):  # added in another order than their ids (a restore, say)

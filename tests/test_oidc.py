@@ -240,6 +240,20 @@ def test_a_provider_account_has_no_password_to_sign_in_with(client, provider):
 
 # Refusals: never a 500 ---------------------------------------------------------------------------
 
+def test_a_disabled_accounts_provider_sign_in_is_refused_and_recorded(client, provider):
+    provider_account(client, provider, "off")
+    client.logout()
+    db.session.execute(User.__table__.update().values(is_active=False))
+    db.session.commit()
+    response = sign_in_with_provider(client, provider, "off")
+    assert response.status_code == 400
+    assert "This account cannot sign in" in response.get_data(as_text=True)
+    assert signed_in_as(client) is None
+    failures = db.session.execute(select(Event.kind, Event.user_id, Event.detail)
+                                  .where(Event.ok.is_(False))).all()
+    assert [tuple(failure) for failure in failures] == [("login", None, "oidc:mock disabled")]
+
+
 def test_a_replayed_callback_is_refused(client, make_client, provider):
     set_claims(provider, "replay", email="replay@example.com", email_verified=True)
     callback = authorize(begin(client), "replay")
