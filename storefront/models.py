@@ -543,7 +543,7 @@ PASSKEY_NAME_MAX_CHARS = 100
 
 class OAuthIdentity(db.Model):
     """An account's identity at an OpenID Connect provider: found by (provider, subject),
-    never by e-mail. `email` is what the provider said when it was linked (for display)."""
+    never by e-mail. `email` is the address the provider gave at the last sign-in (for display)."""
 
     __tablename__ = "oauth_identities"
     __table_args__ = (UniqueConstraint("provider", "subject"),)
