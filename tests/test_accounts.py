@@ -8,18 +8,22 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import NoResultFound
 from werkzeug.security import generate_password_hash
 
-from storefront import accounts, events, mail, tokens
+from storefront import accounts, carts, events, mail, tokens
 from storefront.emails import canonical_email
 from storefront.exceptions import (
+    EmailNotVerified,
     EmailTaken,
     InvalidCredentials,
     InvalidToken,
     LastSignInMethod,
+    LinkNeedsPassword,
     NotFound,
     WrongPassword,
 )
 from storefront.extensions import db
 from storefront.models import (
+    BROWSER_SESSION_HOURS,
+    EMAIL_MAX_CHARS,
     REMEMBER_SESSION_DAYS,
     STALE_SESSION_DAYS,
     EmailToken,
@@ -29,10 +33,11 @@ from storefront.models import (
     Passkey,
     Profile,
     User,
+    UserCart,
     UserSession,
     utcnow,
 )
-from tests.factories import make_user
+from tests.factories import make_product, make_user
 from tests.support import PASSWORD, count_rows
 
 NEW_PASSWORD = "a new long secret"  # noqa: S105 - a test value
@@ -268,6 +273,17 @@ def test_revoking_a_session_already_ended_is_not_found_and_keeps_its_end(app):
     db.session.commit()
     with pytest.raises(NotFound):
         accounts.revoke_session(user.id, old.session_id)
+    assert db.session.scalar(
+        select(UserSession.revoked_at).where(UserSession.id == old.session_id)) == ended
+
+
+def test_signing_out_a_session_already_ended_keeps_when_it_ended(app):
+    old = accounts.sign_in(make_user().email, PASSWORD)
+    ended = utcnow() - timedelta(days=2)
+    db.session.execute(update(UserSession).where(UserSession.id == old.session_id)
+                       .values(revoked_at=ended))
+    db.session.commit()
+    accounts.sign_out(old.session_id)
     assert db.session.scalar(
         select(UserSession.revoked_at).where(UserSession.id == old.session_id)) == ended
 
@@ -736,6 +752,96 @@ def test_a_provider_sign_in_finds_the_identity_by_provider_and_subject_together(
                                      OAuthIdentity.user_id)).all()
     assert {tuple(row) for row in rows} == {("mock", "ada-sub", ada.id),
                                             (provider, subject, signed.user.id)}
+
+
+PROVIDER_PATHS = ["known identity", "verified address links", "new account"]
+
+
+def provider_claims_for(path: str) -> accounts.ProviderClaims:
+    """Claims that take `path` through sign_in_with_provider: Ada's verified account (and
+    her linked identity) made first where the path needs them."""
+    if path != "new account":
+        ada = make_user("ada@example.com")
+        db.session.execute(update(User).where(User.id == ada.id)
+                           .values(email_verified_at=utcnow()))
+        db.session.commit()
+        if path == "known identity":
+            accounts.link_identity(ada.id, accounts.ProviderClaims("mock", "ada-sub",
+                                                                   email="ada@example.com"))
+    return accounts.ProviderClaims("mock", "ada-sub", email="ada@example.com",
+                                   email_verified=True, first_name="Ada")
+
+
+@pytest.mark.parametrize("path", PROVIDER_PATHS)
+def test_a_provider_sign_in_ends_the_session_left_behind_and_is_never_remembered(app, path):
+    make_user("bob@example.com")
+    bob = accounts.sign_in("bob@example.com", PASSWORD)
+    signed = accounts.sign_in_with_provider(provider_claims_for(path),
+                                            ending_session_id=bob.session_id)
+    assert accounts.load_session(bob.token) is None
+    assert accounts.load_session(signed.token).email == "ada@example.com"
+    row = db.session.get(UserSession, signed.session_id)
+    assert (signed.remember, row.remember) == (False, False)
+    assert row.expires_at - row.created_at == timedelta(hours=BROWSER_SESSION_HOURS)
+
+
+@pytest.mark.parametrize("path", PROVIDER_PATHS)
+def test_a_provider_sign_in_merges_the_guest_cart_and_is_recorded_as_that_provider(app, path):
+    product = make_product()
+    signed = accounts.sign_in_with_provider(provider_claims_for(path),
+                                            guest_cart=carts.GuestCart("guest", {product.id: 2}))
+    assert db.session.execute(select(UserCart.product_id, UserCart.quantity)
+                              .where(UserCart.user_id == signed.user.id)).all() == [
+        (product.id, 2)]
+    logins = db.session.execute(select(Event.user_id, Event.detail)
+                                .where(Event.kind == events.LOGIN, Event.ok)).all()
+    assert (signed.user.id, "oidc:mock") in [tuple(login) for login in logins]
+
+
+def test_a_provider_sign_up_without_a_given_name_calls_the_shopper_shopper(app):
+    signed = accounts.sign_in_with_provider(accounts.ProviderClaims(
+        "mock", "nameless", email="nia@example.com", email_verified=True, last_name="Okafor"))
+    profile = db.session.get(Profile, signed.user.id)
+    assert (profile.first_name, profile.last_name) == ("Shopper", "Okafor")
+
+
+@pytest.mark.parametrize(("extra_chars", "made"), [(0, True), (1, False)],
+                         ids=["at the limit", "one over"])
+def test_a_provider_address_up_to_the_longest_allowed_makes_an_account(app, extra_chars,
+                                                                       made):
+    domain = ".".join(["d" * 60, "e" * 60, "f" * 63, "com"])
+    email = "a" * (EMAIL_MAX_CHARS - len(domain) - 1 + extra_chars) + "@" + domain
+    assert len(email) == EMAIL_MAX_CHARS + extra_chars
+    claims = accounts.ProviderClaims("mock", "long", email=email, email_verified=True)
+    if made:
+        assert accounts.sign_in_with_provider(claims).user.email == email
+    else:
+        with pytest.raises(EmailNotVerified):
+            accounts.sign_in_with_provider(claims)
+    assert count_rows(User) == int(made)
+
+
+def test_a_new_identity_naming_a_disabled_accounts_address_is_refused_and_recorded(app):
+    ada = make_user("ada@example.com")
+    db.session.execute(update(User).where(User.id == ada.id)
+                       .values(is_active=False, email_verified_at=utcnow()))
+    db.session.commit()
+    with pytest.raises(InvalidCredentials):
+        accounts.sign_in_with_provider(accounts.ProviderClaims(
+            "mock", "ada-sub", email="ada@example.com", email_verified=True))
+    assert count_rows(OAuthIdentity) == 0
+    failures = db.session.execute(select(Event.kind, Event.user_id, Event.detail)
+                                  .where(Event.ok.is_(False))).all()
+    assert [tuple(failure) for failure in failures] == [("login", None, "oidc:mock disabled")]
+
+
+def test_a_link_waiting_for_the_password_names_the_address_the_account_has(app):
+    make_user("Ada@Example.com")  # not verified by the shop: the password must confirm it
+    with pytest.raises(LinkNeedsPassword) as refused:
+        accounts.sign_in_with_provider(accounts.ProviderClaims(
+            "mock", "ada-sub", email="ada@example.com", email_verified=True))
+    assert refused.value.email == "Ada@Example.com"
+    assert count_rows(OAuthIdentity) == 0
 
 
 def test_sign_in_methods_list_passkeys_and_providers_by_id(app):
