@@ -367,6 +367,15 @@ def test_copied_cookie_is_anonymous_after_sign_out(client, make_client):
     assert latest.revoked_at is not None
 
 
+def test_signing_out_lands_on_the_catalogue_with_a_notice(client):
+    make_user()
+    client.login()
+    response = client.logout()
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/"
+    assert ("info", "You have signed out.") in flashes(client.page("/"))
+
+
 def test_logout_needs_csrf_and_post(client):
     make_user()
     client.login()

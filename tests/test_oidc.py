@@ -214,6 +214,29 @@ def test_an_unverified_email_asks_for_the_password_once_then_links(client, provi
     assert signed_in_as(client) == "ada@example.com"
 
 
+def test_the_password_sign_in_links_the_identity_with_the_address_the_provider_gave(
+        client, provider):
+    make_user("ada@example.com")
+    sign_in_with_provider(client, provider, "ada-typed", email="ADA@example.com",
+                          email_verified=False)
+    response = client.login("ada@example.com", PASSWORD)
+    assert any("is now linked" in text for _category, text in
+               flashes(client.get(response.headers["Location"]).get_data(as_text=True)))
+    db.session.rollback()
+    assert db.session.execute(select(OAuthIdentity.subject, OAuthIdentity.email)).all() == [
+        ("ada-typed", "ADA@example.com")]
+
+
+def test_a_provider_removed_before_the_password_sign_in_links_nothing(app, client, provider):
+    make_user("ada@example.com")
+    sign_in_with_provider(client, provider, "ada-gone", email="ada@example.com",
+                          email_verified=False)
+    app.config["OIDC_PROVIDERS"] = {}  # the shop restarted without it meanwhile
+    assert client.login("ada@example.com", PASSWORD).status_code == 303
+    assert signed_in_as(client) == "ada@example.com"
+    assert identities() == []
+
+
 def test_a_wrong_password_links_nothing(client, provider):
     make_user("ada@example.com")
     sign_in_with_provider(client, provider, "ada-x", email="ada@example.com",

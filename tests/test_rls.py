@@ -6,7 +6,7 @@ only a session token or an e-mail being looked up); every transaction of every r
 error pages, CSRF failures and 413s included, runs as that role."""
 
 import pytest
-from flask import abort, has_request_context, jsonify
+from flask import Flask, abort, has_request_context, jsonify
 from flask_login import current_user
 from flask_sqlalchemy.session import Session
 from sqlalchemy import delete, event, func, select, text
@@ -115,6 +115,19 @@ def test_maintenance_commands_see_every_account(probe_app):
     result = probe_app.test_cli_runner().invoke(args=["report", "--json"])
     assert '"profiles_created": 2' in result.output
     assert probe_app.test_cli_runner().invoke(args=["accounts", "check"]).exit_code == 0
+
+
+def test_only_a_requests_statements_carry_a_scope_and_it_starts_as_nobody():
+    """What rls hands the engine: nothing outside a request (maintenance commands and
+    migrations run as the connecting role), else the request's scope, nobody's until set.
+    Needs no database, so it also runs where PostgreSQL is absent."""
+    app = Flask(__name__)
+    with app.app_context():  # a maintenance command's
+        assert rls.scope_prefix() is None
+    with app.test_request_context():
+        assert rls.scope_prefix() == (rls.SET_SCOPE, rls.NOBODY)
+        rls.act_as(7)
+        assert rls.scope_prefix() == (rls.SET_SCOPE, ("7", "", "", "", "", "", "", ""))
 
 
 # Every table, every verb, as the app role --------------------------------------------------------
