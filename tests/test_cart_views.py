@@ -195,6 +195,17 @@ def test_remove_and_clear(client):
     assert lines_in(body) == {} and flashes(body) == [("success", "Your cart is empty.")]
 
 
+def test_a_guest_who_emptied_the_cart_sees_a_count_of_zero_on_other_pages(client):
+    tea = make_product()
+    add(client, tea.id, 2)
+    client.post_form("/cart/remove", {"product_id": tea.id})
+    assert guest_lines_in_cookie(client) == []
+    assert header_count(client.page("/")) == 0
+    add(client, tea.id, 1)
+    client.post_form("/cart/clear")
+    assert header_count(client.page(f"/products/{tea.slug}")) == 0
+
+
 def test_cart_posts_need_csrf(client):
     tea = make_product()
     assert client.post("/cart/add", data={"product_id": tea.id}).status_code == 400
@@ -430,6 +441,22 @@ def test_the_whole_journey_with_a_merge_receipt(client, make_client):
     assert "Cups" not in receipts[0]
     assert cart_lines(third) == {coffee.id: 3, tea.id: 4, cups.id: 1}
     assert header_count(body) == 8
+
+
+def test_a_guest_line_of_a_product_deleted_since_is_named_by_its_number_in_the_receipt(client):
+    tea = make_product(name="Tea")
+    client.register()
+    client.logout()
+    add(client, tea.id, 2)
+    db.session.execute(delete(Product).where(Product.id == tea.id))
+    db.session.commit()
+    response = client.login()
+    assert response.status_code == 303
+    body = client.page(response.headers["Location"])
+    assert ("warning", "Your cart from this visit was merged into your saved cart: "
+                       f"Product #{tea.id}: removed, no longer available.") in flashes(body)
+    assert saved_lines("ada@example.com") == {} and guest_lines_in_cookie(client) is None
+    assert count_rows(CartMerge) == 1
 
 
 def test_signing_out_empties_the_cart_for_the_next_guest(client):
@@ -774,9 +801,11 @@ def test_carts_cleanup_without_days_keeps_lines_for_90_days(client, runner):
     assert saved_lines("ada@example.com") == {kept.id: 1}
 
 
-@pytest.mark.parametrize("path", ["/?page=999", "/products/no-such-product", "/nowhere"])
+@pytest.mark.parametrize("path", ["/?page=999", "/products/no-such-product", "/nowhere",
+                                  "/wishlist/shared/" + "k" * 65])
 def test_an_error_page_of_a_returning_guest_counts_the_cart_too(client, path):
-    """The count that rides with a page's query is read anyway when that query failed."""
+    """The count that rides with a page's query is read anyway when that query failed, or
+    when the page was refused (and its transaction rolled back) before it sent one."""
     tea = make_product(name="Tea", stock=10)
     add(client, tea.id, 3)
     response = client.get(path)

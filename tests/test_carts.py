@@ -28,6 +28,23 @@ def guest(lines: dict, token: str = "guest-token-1") -> carts.GuestCart:
     return carts.GuestCart(token, lines)
 
 
+# The rules both carts follow ------------------------------------------------------------------
+
+@pytest.mark.parametrize(("wanted", "stock", "holds"), [
+    (3, 10, 3), (12, 10, 10), (120, 500, 99), (3, 0, 0), (0, 10, 0),
+], ids=["as_wanted", "capped_at_stock", "capped_at_99", "out_of_stock", "none_wanted"])
+def test_a_line_holds_the_least_of_wanted_stock_and_99(wanted, stock, holds):
+    assert carts.cap_quantity(wanted, stock) == holds
+
+
+def test_a_product_not_found_is_named_by_its_id(app):
+    hidden = make_product(active=False)
+    for product_id in (hidden.id, 999_999):
+        with pytest.raises(NotFound) as refused:
+            carts.get_active_product(product_id)
+        assert refused.value.args == (f"product {product_id}",)
+
+
 # The guest cart's rules (pure: lines in, new lines out) -----------------------------------------
 
 def test_guest_add_puts_a_new_product_last_and_sums_an_existing_line_in_place(app):
@@ -143,6 +160,17 @@ def test_guest_count_reads_only_the_carts_own_products(app, count_queries):
     with count_queries() as statements:
         assert carts.count_of({tea.id: 2, mug.id: 1}) == 3
     assert len(statements) == 1 and "products.id IN" in statements[0], statements
+
+
+def test_a_guest_count_read_late_with_no_statement_meanwhile_costs_one_statement(
+        app, count_queries):
+    """A page with no query of its own (a 404): the read that was to ride with that query
+    goes alone when the header asks for the count, and nothing else is read."""
+    tea, mug = make_product(stock=5), make_product(stock=5)
+    with count_queries() as statements:
+        count = carts.count_of_later({tea.id: 2, mug.id: 1})
+        assert count() == 3
+    assert len(statements) == 1, statements
 
 
 # Saved cart ---------------------------------------------------------------------------------
@@ -408,6 +436,7 @@ def test_merge_drops_inactive_sold_out_and_gone_products(app):
         ("Fine", MergeOutcome.ADDED), ("Hidden", MergeOutcome.DROPPED_UNAVAILABLE),
         ("Empty", MergeOutcome.DROPPED_SOLD_OUT), (None, MergeOutcome.DROPPED_UNAVAILABLE)]
     assert (result.lines_in, result.lines_kept, result.count(dropped=True)) == (4, 1, 3)
+    assert [line.product_id for line in result.lines] == [ok.id, hidden.id, empty.id, 777_777]
 
 
 def test_merge_drops_new_lines_past_fifty(app):
@@ -418,8 +447,22 @@ def test_merge_drops_new_lines_past_fifty(app):
     result = merge(user.id, guest({products[0].id: 1, products[49].id: 1, products[50].id: 1}))
     assert len(saved(user.id)) == 50
     assert saved(user.id)[products[0].id] == 2
-    assert [line.outcome for line in result.lines] == [
-        MergeOutcome.SUMMED, MergeOutcome.ADDED, MergeOutcome.DROPPED_CART_FULL]
+    assert [(line.product_id, line.outcome) for line in result.lines] == [
+        (products[0].id, MergeOutcome.SUMMED), (products[49].id, MergeOutcome.ADDED),
+        (products[50].id, MergeOutcome.DROPPED_CART_FULL)]
+
+
+def test_merge_sums_only_with_the_shoppers_own_saved_line(app):
+    ada, bob = make_user("ada@example.com"), make_user("bob@example.com")
+    tea, mug = make_product(name="Tea", stock=10), make_product(name="Mug", stock=10)
+    carts.add_to_saved_cart(ada.id, mug.id, 2)
+    carts.add_to_saved_cart(bob.id, mug.id, 3)
+    carts.add_to_saved_cart(bob.id, tea.id, 4)
+    result = merge(ada.id, guest({tea.id: 1, mug.id: 1}))
+    assert [(line.product_name, line.outcome, line.saved, line.final)
+            for line in result.lines] == [
+        ("Tea", MergeOutcome.ADDED, 0, 1), ("Mug", MergeOutcome.SUMMED, 2, 3)]
+    assert saved(ada.id) == {tea.id: 1, mug.id: 3} and saved(bob.id) == {tea.id: 4, mug.id: 3}
 
 
 def test_merge_of_the_same_guest_cart_happens_once(app):
