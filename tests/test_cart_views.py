@@ -802,7 +802,9 @@ def test_carts_cleanup_without_days_keeps_lines_for_90_days(client, runner):
 
 
 @pytest.mark.parametrize("path", ["/?page=999", "/products/no-such-product", "/nowhere",
-                                  "/wishlist/shared/" + "k" * 65])
+                                  "/wishlist/shared/" + "k" * 65],
+                         ids=["past_last_page", "no_such_product", "no_route",
+                              "refused_before_any_query"])
 def test_an_error_page_of_a_returning_guest_counts_the_cart_too(client, path):
     """The count that rides with a page's query is read anyway when that query failed, or
     when the page was refused (and its transaction rolled back) before it sent one."""
