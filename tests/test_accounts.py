@@ -134,6 +134,24 @@ def test_sign_in_upgrades_an_old_hash(app):
     assert stored.startswith(app.config["PASSWORD_HASH_METHOD"] + "$")
 
 
+def test_sign_in_keeps_a_hash_of_the_current_method(app):
+    user = make_user()
+    current = db.session.scalar(select(User.password_hash).where(User.id == user.id))
+    accounts.sign_in("ada@example.com", PASSWORD)
+    assert db.session.scalar(select(User.password_hash).where(User.id == user.id)) == current
+
+
+def test_sign_in_records_when_the_account_last_signed_in(app):
+    user = make_user()
+    db.session.execute(update(User).where(User.id == user.id)
+                       .values(last_login_at=utcnow() - timedelta(days=30)))
+    db.session.commit()
+    before = utcnow()
+    accounts.sign_in("ada@example.com", PASSWORD)
+    last_login = db.session.scalar(select(User.last_login_at).where(User.id == user.id))
+    assert last_login is not None and before <= last_login <= utcnow()
+
+
 @pytest.mark.parametrize("field", ["revoked_at", "expires_at"])
 def test_revoked_or_expired_session_loads_nobody(app, field):
     signed = accounts.sign_in(make_user().email, PASSWORD)

@@ -339,6 +339,20 @@ def test_saved_lines_keep_the_order_they_were_first_added(app):
     assert saved(user.id) == {c.id: 3, a.id: 5, b.id: 1}
 
 
+def test_saved_lines_added_at_the_same_moment_come_in_product_order(app):
+    """Two tabs adding at once can stamp lines alike: the product's id decides then, not
+    where the rows happen to lie (a restock rewrites a product's row, which on PostgreSQL
+    moves it after the others)."""
+    user = make_user()
+    a, b, c = make_products(3)  # ids in the order a < b < c
+    for product in (c, a, b):
+        carts.add_to_saved_cart(user.id, product.id, 1)
+    db.session.execute(update(Product).where(Product.id == a.id).values(stock=30))
+    db.session.execute(update(UserCart).values(added_at=utcnow()))
+    db.session.commit()
+    assert saved_order(user.id) == [a.id, b.id, c.id]
+
+
 def test_the_sql_guard_alone_refuses_a_51st_saved_line(app, monkeypatch):
     """With the Python pre-check gone, the INSERT's own condition still keeps the cap."""
     user = make_user()

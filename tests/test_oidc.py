@@ -220,8 +220,8 @@ def test_the_password_sign_in_links_the_identity_with_the_address_the_provider_g
     sign_in_with_provider(client, provider, "ada-typed", email="ADA@example.com",
                           email_verified=False)
     response = client.login("ada@example.com", PASSWORD)
-    assert any("is now linked" in text for _category, text in
-               flashes(client.get(response.headers["Location"]).get_data(as_text=True)))
+    assert ("success", "Your Mock ID sign-in is now linked: next time, use it to sign in.") in (
+        flashes(client.get(response.headers["Location"]).get_data(as_text=True)))
     db.session.rollback()
     assert db.session.execute(select(OAuthIdentity.subject, OAuthIdentity.email)).all() == [
         ("ada-typed", "ADA@example.com")]
