@@ -55,10 +55,11 @@ profile: install-test
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/profile.py $(or $(LABEL),now)
 
-# Mutation testing (not part of `make test`; about an hour on 2 cores): mutmut plants small
+# Mutation testing (not part of `make test`; several hours on 2 cores): mutmut plants small
 # bugs in carts.py, accounts.py, rls.py, security.py and the auth views, one at a time, and runs
-# the tests that reach each. The score and the survivors go to mutants/score.txt; the README
-# names the survivors that are equivalent. Uses PostgreSQL and Redis like `make test`.
+# the tests that reach each. The score and the survivors go to mutants/score.txt; survivors
+# named in docs/mutation-equivalent.txt count as equivalent. Uses PostgreSQL and Redis like
+# `make test`; a run stopped midway goes on from where it was at the next `make mutate`.
 mutate: install-test
 	$(BIN)/python -m pip install --quiet -e '.[mutate]'
 	$(BIN)/mutmut run || true
