@@ -1,7 +1,7 @@
 """The accounts service: one transaction per action, sessions as revocable rows."""
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import insert, select, update
@@ -217,17 +217,26 @@ def test_a_password_change_leaves_other_accounts_sessions_alone(app):
     assert accounts.load_session(bob.token).id == bob.user.id
 
 
+def end_session(session_id: int, days_ago: int) -> datetime:
+    """End a session `days_ago` days ago, as a sign-out then would have; when it ended."""
+    ended = utcnow() - timedelta(days=days_ago)
+    db.session.execute(update(UserSession).where(UserSession.id == session_id)
+                       .values(revoked_at=ended))
+    db.session.commit()
+    return ended
+
+
+def session_ended_at(session_id: int) -> datetime | None:
+    return db.session.scalar(select(UserSession.revoked_at).where(UserSession.id == session_id))
+
+
 def test_a_password_change_keeps_the_time_an_earlier_session_ended(app):
     user = make_user()
     here = accounts.sign_in(user.email, PASSWORD)
     old = accounts.sign_in(user.email, PASSWORD)
-    ended = utcnow() - timedelta(days=3)
-    db.session.execute(update(UserSession).where(UserSession.id == old.session_id)
-                       .values(revoked_at=ended))
-    db.session.commit()
+    ended = end_session(old.session_id, days_ago=3)
     accounts.change_password(user.id, here.session_id, PASSWORD, NEW_PASSWORD)
-    assert db.session.scalar(
-        select(UserSession.revoked_at).where(UserSession.id == old.session_id)) == ended
+    assert session_ended_at(old.session_id) == ended
 
 
 def test_a_password_change_never_continues_another_accounts_session(app):
@@ -285,25 +294,17 @@ def test_revoking_another_accounts_session_is_not_found(app):
 def test_revoking_a_session_already_ended_is_not_found_and_keeps_its_end(app):
     user = make_user()
     old = accounts.sign_in(user.email, PASSWORD)
-    ended = utcnow() - timedelta(days=2)
-    db.session.execute(update(UserSession).where(UserSession.id == old.session_id)
-                       .values(revoked_at=ended))
-    db.session.commit()
+    ended = end_session(old.session_id, days_ago=2)
     with pytest.raises(NotFound):
         accounts.revoke_session(user.id, old.session_id)
-    assert db.session.scalar(
-        select(UserSession.revoked_at).where(UserSession.id == old.session_id)) == ended
+    assert session_ended_at(old.session_id) == ended
 
 
 def test_signing_out_a_session_already_ended_keeps_when_it_ended(app):
     old = accounts.sign_in(make_user().email, PASSWORD)
-    ended = utcnow() - timedelta(days=2)
-    db.session.execute(update(UserSession).where(UserSession.id == old.session_id)
-                       .values(revoked_at=ended))
-    db.session.commit()
+    ended = end_session(old.session_id, days_ago=2)
     accounts.sign_out(old.session_id)
-    assert db.session.scalar(
-        select(UserSession.revoked_at).where(UserSession.id == old.session_id)) == ended
+    assert session_ended_at(old.session_id) == ended
 
 
 def test_the_sessions_list_holds_this_accounts_live_sessions_only(app):
@@ -642,16 +643,12 @@ def mint(user_id: int, purpose: str, new_email: str | None = None) -> str:
 def test_a_reset_ends_this_accounts_live_sessions_only(app):
     ada = accounts.register("ada@example.com", PASSWORD, "Ada", "Lovelace")
     old = accounts.sign_in("ada@example.com", PASSWORD)
-    ended = utcnow() - timedelta(days=3)
-    db.session.execute(update(UserSession).where(UserSession.id == old.session_id)
-                       .values(revoked_at=ended))
-    db.session.commit()
+    ended = end_session(old.session_id, days_ago=3)
     bob = accounts.sign_in(make_user("bob@example.com").email, PASSWORD)
     accounts.reset_password(mint(ada.user.id, tokens.RESET), NEW_PASSWORD)
     assert accounts.load_session(ada.token) is None
     assert accounts.load_session(bob.token).id == bob.user.id
-    assert db.session.scalar(
-        select(UserSession.revoked_at).where(UserSession.id == old.session_id)) == ended
+    assert session_ended_at(old.session_id) == ended
 
 
 def test_a_reset_ends_the_accounts_other_reset_links_and_tells_it(app):
